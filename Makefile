@@ -1,0 +1,42 @@
+# Everything a newcomer needs: `make dev` runs the service, `make test` runs the tests.
+# Both create .venv and install the locked dependencies on first use (Python 3.11+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: dev test lint format openapi lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/todo-api dev
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+openapi: $(STAMP)
+	$(BIN)/todo-api openapi --output docs/openapi.json
+
+# Re-resolve every pin from pyproject.toml into requirements.lock, in a throwaway venv.
+lock:
+	rm -rf /tmp/todo-api-lock && $(PYTHON) -m venv /tmp/todo-api-lock
+	/tmp/todo-api-lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
+	{ echo "# Every pin, resolved by `make lock` from pyproject.toml. Installed as constraints."; \
+	  /tmp/todo-api-lock/bin/python -m pip freeze --exclude todo-api --exclude pip; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) .todo-dev build *.egg-info

@@ -1,0 +1,1 @@
+"""HTTP routes: tasks.py for the task endpoints, health.py for probes."""

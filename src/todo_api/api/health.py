@@ -1,0 +1,21 @@
+"""Probes for load balancers and orchestrators; no token needed."""
+
+from fastapi import APIRouter
+from sqlalchemy import literal
+from sqlmodel import select
+
+from todo_api.api.rendering import error_responses
+from todo_api.database import SessionDep
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("", summary="The process is alive")
+async def alive() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="The database answers", responses=error_responses(503))
+async def ready(session: SessionDep) -> dict[str, str]:
+    await session.execute(select(literal(1)))
+    return {"status": "ready"}

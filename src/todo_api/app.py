@@ -1,0 +1,64 @@
+"""Builds the application: settings in, a FastAPI app with its database and token rules out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from todo_api import __doc__ as description
+from todo_api.api import health, tasks
+from todo_api.auth.tokens import TokenVerifier
+from todo_api.database import create_engine, create_sessionmaker
+from todo_api.errors import install_error_handlers
+from todo_api.log import configure_logging
+from todo_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from todo_api.settings import Settings, load_settings
+
+API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="Todo API", version="0.1.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        secret=settings.better_auth_secret.get_secret_value()
+        if settings.better_auth_secret
+        else None,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+    app.include_router(tasks.router)
+    app.include_router(health.router)
+    install_error_handlers(app)
+
+    # Outermost last: CORS headers reach every answer, errors included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=API_METHODS,
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        allow_credentials=True,
+        max_age=600,
+    )
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The factory `todo-api serve` hands to uvicorn, once per worker process."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

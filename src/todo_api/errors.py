@@ -1,0 +1,176 @@
+"""The one error shape: the API's error types, and the handlers that render every failure."""
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+logger = logging.getLogger(__name__)
+
+BEARER_CHALLENGE = 'Bearer realm="todo-api"'
+
+
+class ApiError(HTTPException):
+    """An answer other than success, carrying its status and machine-readable code.
+
+    It is a Starlette HTTPException so that FastAPI lets it through while it reads a body.
+    """
+
+    status_code = 500
+    error_code = "INTERNAL_ERROR"
+    message = "Internal server error"
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(self.status_code, detail or self.message, headers)
+
+
+class MissingToken(ApiError):
+    status_code = 401
+    error_code = "NOT_AUTHENTICATED"
+    message = "Missing bearer token"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": BEARER_CHALLENGE})
+
+
+class InvalidToken(ApiError):
+    status_code = 401
+    error_code = "INVALID_TOKEN"
+    message = "Invalid or expired token"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'})
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error_code = "FORBIDDEN"
+    message = "This token does not belong to the user in the path"
+
+
+class TaskNotFound(ApiError):
+    status_code = 404
+    error_code = "TASK_NOT_FOUND"
+    message = "Task not found"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+    message = "Request body is too large"
+
+
+class DatabaseUnavailable(ApiError):
+    status_code = 503
+    error_code = "DATABASE_UNAVAILABLE"
+    message = "The database is unavailable; try again shortly"
+
+
+# Codes for the HTTP errors that the framework raises itself (unknown route, wrong method, ...).
+_CODES_BY_STATUS = {
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_response(
+    status_code: int,
+    error_code: str,
+    detail: str,
+    *,
+    field_errors: dict[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"detail": detail, "error_code": error_code}
+    if field_errors is not None:
+        body["field_errors"] = field_errors
+    return Response(orjson.dumps(body), status_code, headers=headers, media_type="application/json")
+
+
+def internal_error_response() -> Response:
+    return error_response(500, ApiError.error_code, ApiError.message)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc, ApiError):
+        return error_response(exc.status_code, exc.error_code, exc.detail, headers=exc.headers)
+    status = exc.status_code
+    if status == 400:
+        # FastAPI's only 400 is a body it could not parse (nested too deep, say): to a client
+        # that is a malformed body like any other, so it gets the same 422.
+        return error_response(
+            422,
+            "VALIDATION_ERROR",
+            "The request is not valid",
+            field_errors={"body": ["Body could not be parsed as JSON"]},
+        )
+    # Framework errors keep their status but never their wording, which may name internals.
+    return error_response(
+        status,
+        _CODES_BY_STATUS.get(status, "HTTP_ERROR"),
+        HTTPStatus(status).phrase,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    field_errors: dict[str, list[str]] = {}
+    for error in exc.errors():
+        field, message = _describe(error)
+        field_errors.setdefault(field, []).append(message)
+    return error_response(
+        422, "VALIDATION_ERROR", "The request is not valid", field_errors=field_errors
+    )
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    location = [str(part) for part in error.get("loc", ())]
+    where, names = (location[0], location[1:]) if location else ("body", [])
+    kind = error.get("type")
+    if kind == "json_invalid":
+        return "body", "Body is not valid JSON"
+    if where == "body" and not names:
+        if kind == "missing":
+            return "body", "A JSON body is required"
+        return "body", "Body must be a JSON object"
+    message = str(error.get("msg", "Invalid value")).removeprefix("Value error, ")
+    return ".".join(names) or where, message
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> Response:
+    # Logged without the statement or parameters: they may hold user data.
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    error = DatabaseUnavailable()
+    return error_response(error.status_code, error.error_code, error.detail)
+
+
+async def _database_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        return await _database_unavailable(_, exc)
+    logger.error("database error: %s", type(exc.orig).__name__, exc_info=exc)
+    return internal_error_response()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)

@@ -1,0 +1,95 @@
+"""ASGI middleware: a request id and headers on every answer, a last-resort 500, a body limit."""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from todo_api.errors import PayloadTooLarge, internal_error_response
+from todo_api.log import request_id_var
+
+logger = logging.getLogger("todo_api.request")
+
+# An incoming id is reused only if it cannot smuggle anything into a log line or header.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# Answers carry personal data: never cached, never sniffed into another type.
+_SECURITY_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        reset_token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+                message["headers"].extend(_SECURITY_HEADERS)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error")
+            if status:
+                raise  # the answer has begun; the server can only close the connection
+            await internal_error_response()(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            logger.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                getattr(route, "path", "-"),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+            request_id_var.reset(reset_token)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413, but only when the body is read: an unauthenticated
+    request is answered 401 before that, whatever it sends."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        too_large = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if too_large:
+                raise PayloadTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,55 @@
+"""The database tables. The schema itself comes from the migrations; a test keeps both in step."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Identity, Index, Integer
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+USER_ID_MAX = 255
+TITLE_MAX = 200
+DESCRIPTION_MAX = 1000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned in UTC with an offset, on PostgreSQL and on SQLite.
+
+    SQLite keeps no time zone, so a value read back would be naive without this.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    # AUTOINCREMENT on SQLite so that a deleted task's id is never handed out again.
+    __table_args__ = (
+        Index("ix_tasks_user_id_completed", "user_id", "completed"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+        ),
+    )
+    user_id: str = Field(max_length=USER_ID_MAX, index=True)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    completed: bool = False
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,82 @@
+"""What clients send and receive: request bodies, the task as shown, and the error shape."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from todo_api.models import DESCRIPTION_MAX, TITLE_MAX
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here so both databases answer alike.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    return value
+
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
+    AfterValidator(_storable),
+    Field(description="1 to 200 characters after trimming surrounding whitespace"),
+]
+Description = Annotated[
+    str | None,
+    StringConstraints(max_length=DESCRIPTION_MAX),
+    AfterValidator(lambda v: None if v is None else _storable(v)),
+    Field(description="At most 1000 characters; empty string allowed"),
+]
+
+
+class TaskCreate(BaseModel):
+    # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
+    model_config = ConfigDict(strict=True)
+
+    title: Title
+    description: Description = None
+
+
+class TaskUpdate(BaseModel):
+    """A PUT body; a field left out keeps its stored value."""
+
+    model_config = ConfigDict(strict=True)
+
+    title: Title
+    description: Description = None
+    completed: bool | None = Field(default=None, description="Left unchanged when omitted")
+
+    @field_validator("completed")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        # Runs only for a value the client sent: an explicit null is an error, not "unchanged".
+        if value is None:
+            raise ValueError("must be true or false")
+        return value
+
+
+class TaskPublic(BaseModel):
+    id: int
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every non-2xx answer."""
+
+    detail: str = Field(examples=["Task not found"])
+    error_code: str = Field(examples=["TASK_NOT_FOUND"])
+    field_errors: dict[str, list[str]] | None = Field(
+        default=None, description="Present on 422: messages by field name"
+    )

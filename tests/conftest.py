@@ -1,0 +1,143 @@
+"""Test fixtures. Every API test runs twice: on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from TEST_DATABASE_URL (default: the local server with trust auth). Each run
+creates a database of its own, migrates it once, and empties `tasks` before every test. When the
+server cannot be reached the PostgreSQL half is skipped with one reason line, unless
+REQUIRE_POSTGRES=1 makes that a failure.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from todo_api.app import create_app
+from todo_api.migrate import upgrade
+from todo_api.models import Task
+from todo_api.settings import DatabaseURL, Settings
+
+SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
+DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def make_token(
+    user_id: str | None = "alice",
+    *,
+    secret: str = SECRET,
+    algorithm: str = "HS256",
+    lifetime: timedelta = timedelta(minutes=5),
+    **claims: Any,
+) -> str:
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {"iat": now, "exp": now + lifetime}
+    if user_id is not None:
+        payload["sub"] = user_id
+    payload.update(claims)
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def auth(user_id: str = "alice", **claims: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(user_id, **claims)}"}
+
+
+@dataclass
+class Api:
+    """A running app on one database: its HTTP client and a direct line to its tables."""
+
+    client: TestClient
+    engine: Engine
+    backend: str
+
+    def create(self, user_id: str = "alice", title: str = "Buy milk", **body: Any) -> Any:
+        response = self.client.post(
+            f"/api/{user_id}/tasks", json={"title": title, **body}, headers=auth(user_id)
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            result = connection.execute(text("SELECT * FROM tasks ORDER BY id"))
+            return [dict(row) for row in result.mappings()]
+
+
+def _postgres_database(base_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"todo_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{message} and REQUIRE_POSTGRES=1: {exc.orig}")
+        pytest.skip(f"{message}: PostgreSQL tests skipped (REQUIRE_POSTGRES=1 fails instead)")
+    try:
+        yield url.set(database=name, drivername="postgresql").render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'todo.db'}"
+        return
+    yield from _postgres_database(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    settings = Settings(
+        database_url=database_url,
+        better_auth_secret=SECRET,
+        allowed_origins=["http://localhost:3000", "http://127.0.0.1:3000"],
+        _env_file=None,
+    )
+    upgrade(settings.database)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def running_api(settings: Settings) -> Iterator[Api]:
+    database: DatabaseURL = settings.database
+    engine = create_engine(database.sync_url)
+    backend = "sqlite" if database.is_sqlite else "postgresql"
+    with TestClient(create_app(settings)) as client:
+        yield Api(client=client, engine=engine, backend=backend)
+    engine.dispose()
+
+
+@pytest.fixture
+def api(running_api: Api) -> Api:
+    with running_api.engine.begin() as connection:
+        connection.execute(delete(Task))
+    return running_api
+
+
+@pytest.fixture
+def client(api: Api) -> TestClient:
+    return api.client
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,174 @@
+"""The `todo-api` command as an operator runs it: refusals, migrate + serve, and dev mode."""
+
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SECRET
+
+TODO_API = str(Path(sys.executable).parent / "todo-api")
+CONFIG_VARIABLES = ("DATABASE_URL", "NEON_DB_URL", "BETTER_AUTH_SECRET", "BETTER_AUTH_URL", "PORT")
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env.update(values)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [TODO_API, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}")
+        try:
+            httpx.get(f"{base}/health", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail("server did not start within 30 s")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "DATABASE_URL is not set"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, "no way to verify tokens: set BETTER_AUTH_SECRET"),
+        (
+            {"DATABASE_URL": "sqlite:///x.db", "BETTER_AUTH_SECRET": "short"},
+            "at least 32 characters",
+        ),
+        ({"DATABASE_URL": "mysql://u@h/db", "BETTER_AUTH_SECRET": SECRET}, "PostgreSQL or SQLite"),
+    ],
+)
+def test_serve_refuses_to_start_with_one_clear_line(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    result = subprocess.run(
+        [TODO_API, "serve"],
+        env=clean_env(**env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("todo-api: configuration error:")
+    assert expected in lines[0]
+    assert "short" not in lines[0].split(":", 2)[2].replace("shorter", "")
+
+
+def test_migrate_then_serve_as_an_operator_would(database_url: str, tmp_path: Path) -> None:
+    env = clean_env(
+        DATABASE_URL=database_url,
+        BETTER_AUTH_SECRET=SECRET,
+        ALLOWED_ORIGINS="http://localhost:3000",
+    )
+    migrate = subprocess.run(
+        [TODO_API, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    token = subprocess.run(
+        [TODO_API, "token", "operator"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path) as process:
+        wait_until_up(base, process)
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{base}/api/operator/tasks", json={"title": "from the CLI"}, headers=headers
+        )
+        assert created.status_code == 201
+        listed = httpx.get(f"{base}/api/operator/tasks", headers=headers)
+        assert [task["title"] for task in listed.json()] == ["from the CLI"]
+        assert "server" not in listed.headers
+        httpx.delete(f"{base}/api/operator/tasks/{created.json()['id']}", headers=headers)
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert token not in output and SECRET not in output
+    assert "GET /api/{user_id}/tasks 200" in output
+
+
+def test_dev_mode_needs_nothing_and_its_curl_line_works(tmp_path: Path) -> None:
+    port = free_port()
+    with running(["dev", "--port", str(port)], clean_env(), tmp_path) as process:
+        assert process.stdout is not None
+        curl_line = ""
+        deadline = time.monotonic() + 60
+        while not curl_line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            if line.strip().startswith("curl "):
+                curl_line = line.strip()
+        assert curl_line, "dev mode printed no curl line"
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        result = subprocess.run(
+            [*shlex.split(curl_line), "-s", "-w", "\n%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    body, status = result.stdout.rsplit("\n", 1)
+    assert (status, body) == ("200", "[]")
+    assert (tmp_path / ".todo-dev" / "todo.db").exists()
+    assert (tmp_path / ".todo-dev" / "secret").stat().st_mode & 0o077 == 0
+
+
+def test_token_command_mints_a_token_the_service_accepts(tmp_path: Path) -> None:
+    import jwt
+
+    result = subprocess.run(
+        [TODO_API, "token", "alice", "--minutes", "5"],
+        env=clean_env(BETTER_AUTH_SECRET=SECRET),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "alice"
+    assert 0 < claims["exp"] - time.time() <= 300

@@ -1,0 +1,43 @@
+"""The schema in the database is the models' schema, and docs/openapi.json is the app's."""
+
+import json
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from tests.conftest import Api
+from todo_api.openapi import openapi_json
+
+
+def test_migrations_produce_exactly_the_models(api: Api) -> None:
+    with api.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []
+
+
+def test_tasks_are_indexed_for_one_users_tasks(api: Api) -> None:
+    indexes = {tuple(index["column_names"]) for index in inspect(api.engine).get_indexes("tasks")}
+    assert ("user_id",) in indexes
+    assert ("user_id", "completed") in indexes
+
+
+def test_exported_openapi_matches_the_app(project_root: Path) -> None:
+    exported = (project_root / "docs" / "openapi.json").read_text(encoding="utf-8")
+    assert exported == openapi_json(), "run `make openapi` and commit docs/openapi.json"
+
+
+def test_every_error_answer_is_documented_with_the_error_shape() -> None:
+    document = json.loads(openapi_json())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+            if path.startswith("/api/"):
+                assert operation["security"] == [{"BetterAuthBearer": []}]
+                assert {"401", "403", "422"} <= set(operation["responses"])
+    assert "HTTPValidationError" not in document["components"]["schemas"]
