@@ -2,8 +2,8 @@
 
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server with trust auth). Each run
 creates a database of its own, migrates it once, and empties `tasks` before every test. When the
-server cannot be reached the PostgreSQL half is skipped with one reason line, unless
-REQUIRE_POSTGRES=1 makes that a failure.
+server cannot be reached the PostgreSQL half is left out and one test says so as a skip, unless
+REQUIRE_POSTGRES=1, which stops the run with that reason instead.
 """
 
 import os
@@ -27,8 +27,32 @@ from todo_api.models import Task
 from todo_api.settings import DatabaseURL, Settings
 
 SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
-DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-BACKENDS = ["sqlite", "postgresql"]
+POSTGRES_URL = make_url(
+    os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+).set(drivername="postgresql+psycopg")
+POSTGRES_REQUIRED = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used for this run, or None when it can."""
+    probe = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with probe.connect():
+            return None
+    except OperationalError as exc:
+        where = POSTGRES_URL.render_as_string(hide_password=True)
+        return f"PostgreSQL not reachable at {where} ({type(exc.orig).__name__})"
+    finally:
+        probe.dispose()
+
+
+POSTGRES_PROBLEM = _postgres_problem()
+BACKENDS = ["sqlite"] if POSTGRES_PROBLEM and not POSTGRES_REQUIRED else ["sqlite", "postgresql"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if POSTGRES_PROBLEM and POSTGRES_REQUIRED:
+        pytest.exit(f"{POSTGRES_PROBLEM}, and REQUIRE_POSTGRES=1", returncode=1)
 
 
 def make_token(
@@ -101,7 +125,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'todo.db'}"
         return
-    yield from _postgres_database(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
+    yield from _postgres_database()
 
 
 @pytest.fixture(scope="session")

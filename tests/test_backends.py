@@ -1,0 +1,10 @@
+"""Says, as one skip, when this run could not test on PostgreSQL."""
+
+import pytest
+
+from tests.conftest import POSTGRES_PROBLEM
+
+
+def test_postgresql_is_part_of_this_run() -> None:
+    if POSTGRES_PROBLEM:
+        pytest.skip(f"{POSTGRES_PROBLEM}: PostgreSQL tests left out (REQUIRE_POSTGRES=1 fails)")
