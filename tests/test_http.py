@@ -136,7 +136,10 @@ def test_logs_carry_request_id_and_never_the_token(
         )
         api.client.get("/api/alice/tasks", headers={"Authorization": f"Bearer {bad}"})
     lines = [record.getMessage() for record in caplog.records]
-    assert any("POST /api/{user_id}/tasks 201" in line for line in lines)
+    assert any(
+        "method=POST route=/api/{user_id}/tasks status=201" in line and "user_id=alice" in line
+        for line in lines
+    )
     assert any(getattr(r, "request_id", None) == "req-log" for r in caplog.records)
     text = "\n".join(lines) + caplog.text
     for secret in (token, bad, SECRET, token.split(".")[2]):

@@ -1,5 +1,6 @@
 """ASGI middleware: a request id and headers on every answer, a last-resort 500, a body limit."""
 
+import json
 import logging
 import re
 import time
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from todo_api.errors import PayloadTooLarge, internal_error_response
 from todo_api.log import request_id_var
+from todo_api.metrics import observe_request
 
 logger = logging.getLogger("todo_api.request")
 
@@ -54,15 +56,27 @@ class RequestContextMiddleware:
                 raise  # the answer has begun; the server can only close the connection
             await internal_error_response()(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
+            seconds = time.perf_counter() - started
+            # The route template, never the raw path: bounded labels, and no ids in metrics.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            principal = scope.get("state", {}).get("principal")
+            observe_request(scope["method"], route, status, seconds)
             logger.info(
-                "%s %s %s %.1fms",
+                "method=%s route=%s status=%s duration_ms=%.1f user_id=%s",
                 scope["method"],
-                getattr(route, "path", "-"),
+                route,
                 status,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
+                _logfmt(principal.user_id) if principal else "-",
             )
             request_id_var.reset(reset_token)
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:@-]+")
+
+
+def _logfmt(value: str) -> str:
+    return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value)
 
 
 class BodyLimitMiddleware:

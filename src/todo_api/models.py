@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 USER_ID_MAX = 255
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
+IDEMPOTENCY_KEY_MAX = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,3 +54,16 @@ class Task(SQLModel, table=True):
     completed: bool = False
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A create retried with the same `Idempotency-Key` gets this stored answer, not a new task."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: str = Field(max_length=USER_ID_MAX, primary_key=True)
+    key: str = Field(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    response_body: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

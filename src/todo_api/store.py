@@ -7,7 +7,7 @@ than building ORM objects: the rows go straight to JSON.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, not_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, inspect, literal, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,22 +47,31 @@ async def get_task(session: AsyncSession, user_id: str, task_id: int) -> TaskRow
     return None if row is None else dict(row)
 
 
-async def create_task(session: AsyncSession, user_id: str, data: TaskCreate) -> TaskRow:
+async def create_task(
+    session: AsyncSession, user_id: str, data: TaskCreate, *, limit: int
+) -> TaskRow | None:
+    """The new task, or None when the user already holds `limit` tasks.
+
+    The count and the insert are one statement, so the limit costs no extra round trip.
+    """
     now = datetime.now(UTC)
-    statement = (
-        insert(Task)
-        .values(
-            user_id=user_id,
-            title=data.title,
-            description=data.description,
-            completed=False,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*COLUMNS)
-    )
+    values = {
+        "user_id": user_id,
+        "title": data.title,
+        "description": data.description,
+        "completed": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    held = select(func.count()).select_from(Task).where(owned_by(user_id)).scalar_subquery()
+    columns = inspect(Task).columns
+    row = select(
+        *(literal(value, columns[name].type).label(name) for name, value in values.items())
+    ).where(held < limit)
+    statement = insert(Task).from_select(list(values), row).returning(*COLUMNS)
     result = await session.execute(statement)
-    return dict(result.mappings().one())
+    created = result.mappings().first()
+    return None if created is None else dict(created)
 
 
 async def replace_task(

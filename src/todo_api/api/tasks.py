@@ -1,18 +1,21 @@
 """The task endpoints. Authentication and ownership are checked by OwnerRoute before anything
 else; each handler validates its input, runs one statement from `store`, and answers."""
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+import orjson
+from fastapi import APIRouter, Header, Path, Request, status
 from starlette.responses import Response
 
-from todo_api import store
+from todo_api import idempotency, store
 from todo_api.api.rendering import JSONBytes, error_responses
 from todo_api.auth.guard import CurrentUser, OwnerRoute
 from todo_api.database import SessionDep
-from todo_api.errors import TaskNotFound
-from todo_api.models import USER_ID_MAX
+from todo_api.errors import TaskLimitReached, TaskNotFound
+from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import TaskCreate, TaskPublic, TaskUpdate
+from todo_api.settings import Settings
 
 router = APIRouter(
     prefix="/api/{user_id}/tasks",
@@ -25,6 +28,17 @@ UserId = Annotated[
     str, Path(max_length=USER_ID_MAX, description="The signed-in user's id: the token's `sub`")
 ]
 TaskId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="The task's id")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID, say): a retry with the same key and body "
+        "returns the first answer instead of creating a second task",
+    ),
+]
 NOT_FOUND = error_responses(404)
 WITH_BODY = error_responses(413)
 
@@ -38,14 +52,36 @@ async def list_tasks(user_id: UserId, owner: CurrentUser, session: SessionDep) -
     "",
     response_model=TaskPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=WITH_BODY,
+    responses=WITH_BODY | error_responses(409),
     summary="Create a task",
 )
 async def create_task(
-    user_id: UserId, body: TaskCreate, owner: CurrentUser, session: SessionDep
+    request: Request,
+    user_id: UserId,
+    body: TaskCreate,
+    owner: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    task = await store.create_task(session, owner, body)
-    return JSONBytes(task, status_code=status.HTTP_201_CREATED)
+    settings: Settings = request.app.state.settings
+    if idempotency_key is not None:
+        ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
+        request_hash = idempotency.fingerprint(body)
+        stored = await idempotency.claim(session, owner, idempotency_key, request_hash, ttl)
+        if stored is not None:
+            return Response(
+                stored.body,
+                stored.status_code,
+                headers={"Idempotent-Replayed": "true"},
+                media_type="application/json",
+            )
+    task = await store.create_task(session, owner, body, limit=settings.max_tasks_per_user)
+    if task is None:
+        raise TaskLimitReached
+    content = orjson.dumps(task)
+    if idempotency_key is not None:
+        await idempotency.remember(session, owner, idempotency_key, 201, content)
+    return Response(content, status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND, summary="Get a task")
