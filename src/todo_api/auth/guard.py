@@ -9,8 +9,8 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from todo_api.auth.tokens import Principal, TokenRejected, TokenVerifier
-from todo_api.errors import Forbidden, InvalidToken, MissingToken
+from todo_api.auth.tokens import KeysUnavailable, Principal, TokenRejected, TokenVerifier
+from todo_api.errors import AuthKeysUnavailable, Forbidden, InvalidToken, MissingToken
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ async def authenticate(request: Request) -> Principal:
     except TokenRejected as exc:
         logger.info("token rejected: %s", exc)
         raise InvalidToken from None
+    except KeysUnavailable as exc:
+        logger.warning("token not verifiable now: %s", exc)
+        raise AuthKeysUnavailable from None
 
 
 class OwnerRoute(APIRoute):

@@ -1,21 +1,39 @@
 """Every rule about tokens: which ones are accepted, and whose they are.
 
+Two ways to verify, usable at once, each only when configured:
+
+- the shared secret (BETTER_AUTH_SECRET): HS256/HS384/HS512 tokens, user in `sub`, or in
+  `user.id` for Better Auth's session cookie-cache token, which has no `sub`;
+- Better Auth's public keys (BETTER_AUTH_URL, see jwks.py): tokens of its JWT plugin, with `iss`
+  and `aud` checked and `exp`, `iat`, `sub`, `iss`, `aud` required; and, only when
+  ACCEPT_SESSION_CACHE_JWT is on, its session cookie-cache token signed with those keys
+  (`aud: "better-auth:session-cache"`).
+
 The algorithm is chosen by the server's configuration, never by the token: an HMAC token is
-checked only against the shared secret, with only the HMAC algorithms allowed.
+checked only against the shared secret, with only the HMAC algorithms allowed; any other token
+only against a published key whose own type fits the algorithm.
 """
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 
+from todo_api.auth.jwks import JwksKeys, KeyNotFound, KeysUnavailable
 from todo_api.models import USER_ID_MAX
+from todo_api.settings import Settings
+
+__all__ = ["KeysUnavailable", "Principal", "TokenRejected", "TokenVerifier"]
 
 logger = logging.getLogger(__name__)
 
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+# The `aud` of Better Auth's session cookie-cache token when `jwt({ sessionCookieCache: true })`.
+SESSION_CACHE_AUDIENCE = "better-auth:session-cache"
 # Far above any real Better Auth token (about 1 KB); junk beyond it is refused unparsed.
 MAX_TOKEN_LENGTH = 8192
 
@@ -30,11 +48,59 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, *, secret: str | None, leeway_seconds: int) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        leeway_seconds: int,
+        jwks: JwksKeys | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        accept_session_cache: bool = False,
+    ) -> None:
+        if jwks is not None and (issuer is None or audience is None):
+            raise ValueError("tokens verified with a JWKS need an issuer and an audience")
         self._secret = secret
         self._leeway = leeway_seconds
+        self._jwks = jwks
+        self._issuer = issuer
+        self._audiences = [audience] if audience is not None else []
+        if accept_session_cache:
+            self._audiences.append(SESSION_CACHE_AUDIENCE)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TokenVerifier":
+        secret = settings.better_auth_secret
+        source = settings.jwks
+        jwks = None
+        if source is not None:
+            jwks = JwksKeys(
+                source.url,
+                algorithms=settings.jwt_algorithms,
+                refetch_interval=settings.jwks_refetch_interval_seconds,
+                max_age=settings.jwks_cache_seconds,
+                timeout=settings.jwks_timeout_seconds,
+            )
+        return cls(
+            secret=secret.get_secret_value() if secret is not None else None,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            jwks=jwks,
+            issuer=source.issuer if source else None,
+            audience=source.audience if source else None,
+            accept_session_cache=settings.accept_session_cache_jwt,
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """For the app's lifetime: the JWKS client, when there is one."""
+        if self._jwks is None:
+            yield
+            return
+        async with self._jwks.open():
+            yield
 
     async def verify(self, token: str) -> Principal:
+        """The token's user, or TokenRejected; KeysUnavailable when its key cannot be fetched."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejected("token too long")
         try:
@@ -42,21 +108,50 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise TokenRejected("malformed token") from exc
         algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise TokenRejected("no algorithm")
         if algorithm in HMAC_ALGORITHMS and self._secret is not None:
-            claims = self._decode(token, self._secret, list(HMAC_ALGORITHMS))
+            claims = self._decode_hmac(token, self._secret)
+        elif self._jwks is not None and algorithm in self._jwks.algorithms:
+            claims = await self._decode_with_published_key(token, header, algorithm)
         else:
-            raise TokenRejected(f"algorithm not accepted: {algorithm!r}")
+            raise TokenRejected(f"algorithm not accepted: {algorithm[:16]!r}")
         return Principal(user_id_of(claims))
 
-    def _decode(self, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
+    def _decode_hmac(self, token: str, secret: str) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key,
-                algorithms=algorithms,
+                secret,
+                algorithms=list(HMAC_ALGORITHMS),
                 leeway=self._leeway,
                 # Tokens signed with the shared secret carry no audience of ours to check.
                 options={"require": ["exp"], "verify_aud": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(type(exc).__name__) from exc
+        return claims
+
+    async def _decode_with_published_key(
+        self, token: str, header: dict[str, Any], algorithm: str
+    ) -> dict[str, Any]:
+        assert self._jwks is not None
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenRejected("no kid")
+        try:
+            key = await self._jwks.key_for(kid, algorithm)
+        except KeyNotFound as exc:
+            raise TokenRejected(str(exc)) from exc
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[algorithm],
+                leeway=self._leeway,
+                issuer=self._issuer,
+                audience=self._audiences,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
             raise TokenRejected(type(exc).__name__) from exc
