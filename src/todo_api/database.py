@@ -1,18 +1,58 @@
-"""The database engine, and the one session dependency that owns each request's transaction."""
+"""The database engine, and the one session dependency that owns each request's transaction.
 
+PostgreSQL connections are made for the way the service is deployed (Neon, often behind its
+PgBouncer pooler in transaction mode), all without blocking the event loop:
+- a new connection that fails because the server is not accepting yet (refused, starting up:
+  Neon waking from zero) is retried with backoff for DB_CONNECT_RETRY_SECONDS;
+- a statement running longer than DB_STATEMENT_TIMEOUT_SECONDS is cancelled on the server and
+  answered 503 DATABASE_TIMEOUT. The timer is the client's, not a `SET statement_timeout`: a
+  session setting would leak to other clients through PgBouncer in transaction mode, and PgBouncer
+  before 1.20 refuses it as a startup parameter (`options`);
+- server-side prepared statements are off unless DB_PREPARED_STATEMENTS is set;
+- a pooled connection that the server closed meanwhile (a restart, Neon scaling to zero) is
+  replaced before a request gets it, at the cost of one non-blocking poll of its socket.
+"""
+
+import asyncio
+import logging
+import select
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
+import psycopg
 from fastapi import Depends, Request
+from psycopg.errors import QueryCanceled
 from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from todo_api.errors import DatabaseTimeout
+from todo_api.metrics import DB_WAITING
 from todo_api.settings import DatabaseURL, Settings
+
+logger = logging.getLogger(__name__)
+
+# Connection failures that waiting does not cure: retrying them would only delay the answer.
+_PERMANENT_FAILURES = (
+    "authentication failed",
+    "does not exist",
+    "does not support ssl",
+    "channel binding",
+    "no password supplied",
+    "pg_hba.conf",
+    "certificate",
+    "permission denied",
+)
+_FIRST_RETRY_DELAY = 0.1
+_MAX_RETRY_DELAY = 1.0
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -26,7 +66,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database.async_url,
         hide_parameters=True,
         pool_size=settings.db_pool_size,
@@ -34,8 +74,134 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # Neon closes idle connections when compute scales to zero; recycle before that bites.
         pool_recycle=300,
-        connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
+        async_creator=PostgresConnector(database.async_url, settings).connect,
     )
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed_by_server)
+    return engine
+
+
+class StatementTimeout(QueryCanceled):
+    """Raised in place of the asyncio timeout, so that it reads like the server's own
+    `statement_timeout` (SQLSTATE 57014): both become 503 DATABASE_TIMEOUT."""
+
+
+def _cursor_class(timeout_seconds: float) -> type[psycopg.AsyncCursor[Any]]:
+    class StatementTimeoutCursor(psycopg.AsyncCursor[Any]):
+        async def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool | None = None,
+        ) -> Self:
+            # On expiry psycopg cancels the statement on the server (through PgBouncer too) and
+            # waits for it to end, so the connection goes back to the pool usable; if the
+            # server does not answer within 5 s it closes the connection, which the pool drops.
+            timer = asyncio.timeout(timeout_seconds)
+            try:
+                async with timer:
+                    return await super().execute(query, params, prepare=prepare, binary=binary)
+            except TimeoutError:
+                if not timer.expired():
+                    raise
+                raise StatementTimeout(
+                    f"statement cancelled after DB_STATEMENT_TIMEOUT_SECONDS={timeout_seconds:g}"
+                ) from None
+
+    return StatementTimeoutCursor
+
+
+class PostgresConnector:
+    """SQLAlchemy's `async_creator`: opens one psycopg connection, retrying while the server is
+    not accepting connections yet. After a retry budget is spent without success, the next
+    connections are tried once each until one succeeds: during a long outage requests get
+    their 503 at once instead of each waiting out the budget."""
+
+    def __init__(self, url: URL, settings: Settings) -> None:
+        self._kwargs = _connect_kwargs(url)
+        self._kwargs["connect_timeout"] = settings.db_connect_timeout_seconds
+        if not settings.db_prepared_statements:
+            self._kwargs["prepare_threshold"] = None
+        if settings.db_statement_timeout_seconds > 0:
+            self._kwargs["cursor_factory"] = _cursor_class(settings.db_statement_timeout_seconds)
+        self._retry_seconds = settings.db_connect_retry_seconds
+        self._failing = False
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        started = time.monotonic()
+        deadline = started + (0.0 if self._failing else self._retry_seconds)
+        delay = _FIRST_RETRY_DELAY
+        attempt = 1
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(**self._kwargs)
+            except psycopg.OperationalError as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                retry = _worth_retrying(reason) and time.monotonic() + delay < deadline
+                if not retry:
+                    self._failing = True
+                    logger.warning(
+                        "database connection failed (attempt %d, %.1f s): %s",
+                        attempt,
+                        time.monotonic() - started,
+                        reason,
+                    )
+                    raise
+                if attempt == 1:
+                    logger.info("database not accepting connections yet, retrying: %s", reason)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                attempt += 1
+            else:
+                if attempt > 1 or self._failing:
+                    logger.info("database connection made after %d attempts", attempt)
+                self._failing = False
+                return connection
+
+
+def _worth_retrying(reason: str) -> bool:
+    reason = reason.lower()
+    return not any(marker in reason for marker in _PERMANENT_FAILURES)
+
+
+def _connect_kwargs(url: URL) -> dict[str, Any]:
+    """libpq parameters from the URL: its query (`sslmode`, `channel_binding`, `options`, ...)
+    passes through as written, so a URL copied from Neon's console works unchanged."""
+    kwargs: dict[str, Any] = {
+        key: value[-1] if isinstance(value, tuple) else value for key, value in url.query.items()
+    }
+    parts = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
+    kwargs.update({key: value for key, value in parts.items() if value is not None})
+    return kwargs
+
+
+def _replace_if_closed_by_server(
+    _: Any, record: ConnectionPoolEntry, __: PoolProxiedConnection
+) -> None:
+    """An idle pooled connection has nothing to read; if its socket is readable or hung up, the
+    server has closed it (restart, failover, Neon's scale to zero). Raising DisconnectionError
+    makes the pool open a fresh connection for this checkout. One poll(2), no round trip:
+    `pool_pre_ping` would add a `SELECT 1` to every request."""
+    connection = record.driver_connection
+    if connection is None:
+        return
+    if connection.closed or connection.broken:
+        raise DisconnectionError("connection closed")
+    try:
+        poller = select.poll()
+        poller.register(connection.pgconn.socket, select.POLLIN)
+        closed = bool(poller.poll(0))
+    except (OSError, psycopg.OperationalError):
+        closed = True
+    if closed:
+        raise DisconnectionError("connection closed by the server while idle in the pool")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -52,8 +218,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back if it raises."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
-        yield session
+    try:
+        async with sessionmaker() as session, session.begin():
+            # Taken now rather than at the first statement, so that waiting for the pool is
+            # measured.
+            with DB_WAITING.track_inprogress():
+                await session.connection()
+            yield session
+    except OperationalError as exc:
+        if isinstance(exc.orig, QueryCanceled):
+            logger.warning("database statement timed out: %s", exc.orig)
+            raise DatabaseTimeout from exc
+        raise
 
 
 # scope="function" commits before the response is sent, so a 2xx always means "stored".

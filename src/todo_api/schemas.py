@@ -1,7 +1,7 @@
 """What clients send and receive: request bodies, the task as shown, and the error shape."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +11,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from todo_api.models import DESCRIPTION_MAX, TITLE_MAX
 
@@ -44,6 +45,10 @@ class TaskCreate(BaseModel):
     description: Description = None
 
 
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "omitted" is the default, not a null a client may send
+
+
 class TaskUpdate(BaseModel):
     """A PUT body; a field left out keeps its stored value."""
 
@@ -51,7 +56,12 @@ class TaskUpdate(BaseModel):
 
     title: Title
     description: Description = None
-    completed: bool | None = Field(default=None, description="Left unchanged when omitted")
+    # Documented as a plain boolean: null is refused below, so the schema must not offer it.
+    completed: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Left unchanged when omitted",
+        json_schema_extra=_without_default,
+    )
 
     @field_validator("completed")
     @classmethod

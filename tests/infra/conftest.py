@@ -1,0 +1,85 @@
+"""Infrastructure tests (marker `infra`): private PostgreSQL clusters and PgBouncer started by the
+tests, stopped, restarted and delayed under a running service.
+
+They need PostgreSQL 15's server programs and pgbouncer, so a plain `make test` leaves them out
+(one line at the end says so); `INFRA=1 make test` runs them, and then a missing program is a
+failure, never a skip. CI (.ci/run) installs pgbouncer and sets INFRA=1.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.infra.postgres import PasswordUser, PgBouncer, PostgresCluster
+from tests.infra.service import Service
+
+INFRA = os.environ.get("INFRA") == "1"
+_deselected: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if INFRA:
+        return
+    _deselected[:] = [item for item in items if item.get_closest_marker("infra")]
+    if _deselected:
+        config.hook.pytest_deselected(items=_deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("infra")]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _deselected:
+        terminalreporter.write_line(
+            f"infra: {len(_deselected)} infrastructure tests left out; INFRA=1 runs them "
+            "(needs PostgreSQL 15's initdb and pgbouncer)"
+        )
+
+
+class Infra:
+    """What one test started; everything is stopped at its end, logs printed if it failed."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[PostgresCluster | PgBouncer | Service] = []
+
+    def cluster(
+        self, *, ssl: bool = False, password_user: PasswordUser | None = None, start: bool = True
+    ) -> PostgresCluster:
+        cluster = PostgresCluster(ssl=ssl, password_user=password_user)
+        self.started.append(cluster)
+        cluster.init()
+        if start:
+            cluster.start()
+            if password_user is not None:
+                cluster.create_password_user()
+        return cluster
+
+    def pgbouncer(self, upstream: PostgresCluster) -> PgBouncer:
+        bouncer = PgBouncer(upstream_port=upstream.port)
+        self.started.append(bouncer)
+        return bouncer.start()
+
+    def service(self, database_url: str, **settings: str) -> Service:
+        service = Service(self.log_dir, {"DATABASE_URL": database_url, **settings})
+        self.started.append(service)
+        return service.start()
+
+    def close(self) -> None:
+        for thing in reversed(self.started):
+            thing.close()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {type(thing).__name__} ---\n{thing.log()[-6000:]}" for thing in self.started
+        )
+
+
+@pytest.fixture
+def infra(tmp_path: Path) -> Iterator[Infra]:
+    started = Infra(tmp_path)
+    try:
+        yield started
+    finally:
+        print(started.logs())
+        started.close()
