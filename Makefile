@@ -35,7 +35,7 @@ openapi: $(STAMP)
 lock:
 	rm -rf /tmp/todo-api-lock && $(PYTHON) -m venv /tmp/todo-api-lock
 	/tmp/todo-api-lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
-	{ echo "# Every pin, resolved by `make lock` from pyproject.toml. Installed as constraints."; \
+	{ echo "# Every pin, resolved by make lock from pyproject.toml. Installed as constraints."; \
 	  /tmp/todo-api-lock/bin/python -m pip freeze --exclude todo-api --exclude pip; } > requirements.lock
 
 clean:

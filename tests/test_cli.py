@@ -16,7 +16,18 @@ import pytest
 from tests.conftest import SECRET
 
 TODO_API = str(Path(sys.executable).parent / "todo-api")
-CONFIG_VARIABLES = ("DATABASE_URL", "NEON_DB_URL", "BETTER_AUTH_SECRET", "BETTER_AUTH_URL", "PORT")
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "NEON_DB_URL",
+    "BETTER_AUTH_SECRET",
+    "BETTER_AUTH_URL",
+    "BETTER_AUTH_JWKS_URL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_ALGORITHMS",
+    "ACCEPT_SESSION_CACHE_JWT",
+    "PORT",
+)
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -68,7 +79,22 @@ def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
     ("env", "expected"),
     [
         ({}, "DATABASE_URL is not set"),
-        ({"DATABASE_URL": "sqlite:///x.db"}, "no way to verify tokens: set BETTER_AUTH_SECRET"),
+        (
+            {"DATABASE_URL": "sqlite:///x.db"},
+            "no way to verify tokens: set BETTER_AUTH_URL (your Better Auth server",
+        ),
+        (
+            {"DATABASE_URL": "sqlite:///x.db", "BETTER_AUTH_URL": "ftp://auth.example.com"},
+            "BETTER_AUTH_URL: must be an http:// or https:// URL",
+        ),
+        (
+            {"DATABASE_URL": "sqlite:///x.db", "BETTER_AUTH_JWKS_URL": "https://a.example.com/j"},
+            "BETTER_AUTH_JWKS_URL needs BETTER_AUTH_URL (or JWT_ISSUER and JWT_AUDIENCE)",
+        ),
+        (
+            {"DATABASE_URL": "sqlite:///x.db", "JWT_ALGORITHMS": "EdDSA,HS256"},
+            "JWT_ALGORITHMS: must be some of EdDSA, ES256, ES512, RS256, PS256",
+        ),
         (
             {"DATABASE_URL": "sqlite:///x.db", "BETTER_AUTH_SECRET": "short"},
             "at least 32 characters",
@@ -93,6 +119,26 @@ def test_serve_refuses_to_start_with_one_clear_line(
     assert lines[0].startswith("todo-api: configuration error:")
     assert expected in lines[0]
     assert "short" not in lines[0].split(":", 2)[2].replace("shorter", "")
+
+
+def test_serve_with_only_better_auth_url_starts_and_warns_when_its_keys_are_unreachable(
+    tmp_path: Path,
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'todo.db'}", BETTER_AUTH_URL=unreachable)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path) as process:
+        wait_until_up(base, process)
+        assert httpx.get(f"{base}/health").status_code == 200
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    warnings = [line for line in output.splitlines() if " WARNING " in line]
+    assert any(
+        "Better Auth keys (JWKS) not reachable at start" in line
+        and f"{unreachable}/api/auth/jwks" in line
+        for line in warnings
+    ), output
 
 
 def test_migrate_then_serve_as_an_operator_would(database_url: str, tmp_path: Path) -> None:
@@ -129,7 +175,7 @@ def test_migrate_then_serve_as_an_operator_would(database_url: str, tmp_path: Pa
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert token not in output and SECRET not in output
-    assert "GET /api/{user_id}/tasks 200" in output
+    assert "method=GET route=/api/{user_id}/tasks status=200" in output
 
 
 def test_dev_mode_needs_nothing_and_its_curl_line_works(tmp_path: Path) -> None:

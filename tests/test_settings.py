@@ -72,3 +72,78 @@ def test_production_needs_a_database_and_a_way_to_verify_tokens() -> None:
         ).require_production()
     with pytest.raises(ConfigError, match="BETTER_AUTH_SECRET"):
         Settings(database_url=NEON, better_auth_secret=None, _env_file=None).require_production()
+
+
+@pytest.mark.parametrize(
+    ("better_auth_url", "jwks_url", "origin"),
+    [
+        ("http://127.0.0.1:3456", "http://127.0.0.1:3456/api/auth/jwks", "http://127.0.0.1:3456"),
+        ("http://localhost:3000/", "http://localhost:3000/api/auth/jwks", "http://localhost:3000"),
+        (
+            "https://App.Example.com:443/api/auth",
+            "https://App.Example.com:443/api/auth/jwks",
+            "https://app.example.com",
+        ),
+        (
+            "https://example.com/auth/",
+            "https://example.com/auth/jwks",
+            "https://example.com",
+        ),
+        ("https://example.com?x=1#y", "https://example.com/api/auth/jwks", "https://example.com"),
+        ("http://[::1]:3000", "http://[::1]:3000/api/auth/jwks", "http://[::1]:3000"),
+    ],
+)
+def test_better_auth_url_gives_the_jwks_url_and_the_expected_iss_and_aud(
+    better_auth_url: str, jwks_url: str, origin: str
+) -> None:
+    jwks = Settings(better_auth_url=better_auth_url, _env_file=None).jwks
+    assert jwks is not None
+    assert (jwks.url, jwks.issuer, jwks.audience) == (jwks_url, origin, origin)
+
+
+def test_jwks_url_issuer_and_audience_can_be_set_explicitly() -> None:
+    jwks = Settings(
+        better_auth_url="https://app.example.com",
+        better_auth_jwks_url="https://keys.example.com/jwks.json",
+        jwt_issuer="https://auth.example.com",
+        jwt_audience="todo-api",
+        _env_file=None,
+    ).jwks
+    assert jwks is not None
+    assert (jwks.url, jwks.issuer, jwks.audience) == (
+        "https://keys.example.com/jwks.json",
+        "https://auth.example.com",
+        "todo-api",
+    )
+
+
+def test_algorithms_are_a_comma_separated_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_ALGORITHMS", "EdDSA, RS256")
+    assert load_settings(_env_file=None).jwt_algorithms == ["EdDSA", "RS256"]
+    for refused in ("HS256", "none", "EdDSA,ES384", ""):
+        monkeypatch.setenv("JWT_ALGORITHMS", refused)
+        with pytest.raises(ConfigError, match="JWT_ALGORITHMS"):
+            load_settings(_env_file=None)
+
+
+def test_production_verifies_tokens_with_a_secret_or_a_better_auth_url_or_both() -> None:
+    for settings in (
+        Settings(database_url=NEON, better_auth_url="https://app.example.com", _env_file=None),
+        Settings(database_url=NEON, better_auth_secret="s" * 32, _env_file=None),
+        Settings(
+            database_url=NEON,
+            better_auth_secret="s" * 32,
+            better_auth_url="https://app.example.com",
+            _env_file=None,
+        ),
+    ):
+        settings.require_production()
+    with pytest.raises(ConfigError, match=r"set BETTER_AUTH_URL .* or BETTER_AUTH_SECRET"):
+        Settings(database_url=NEON, _env_file=None).require_production()
+    with pytest.raises(ConfigError, match="ACCEPT_SESSION_CACHE_JWT needs BETTER_AUTH_URL"):
+        Settings(
+            database_url=NEON,
+            better_auth_secret="s" * 32,
+            accept_session_cache_jwt=True,
+            _env_file=None,
+        ).require_production()

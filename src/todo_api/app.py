@@ -7,7 +7,9 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from todo_api import __doc__ as description
+from todo_api import metrics
 from todo_api.api import health, tasks
+from todo_api.api import metrics as metrics_api
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine, create_sessionmaker
 from todo_api.errors import install_error_handlers
@@ -21,25 +23,26 @@ API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
+    token_verifier = TokenVerifier.from_settings(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        metrics.track_pool(engine)
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
-            yield
+            async with token_verifier.running():  # the JWKS client, when BETTER_AUTH_URL is set
+                yield
         finally:
             await engine.dispose()
 
     app = FastAPI(title="Todo API", version="0.1.0", description=description, lifespan=lifespan)
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(
-        secret=settings.better_auth_secret.get_secret_value()
-        if settings.better_auth_secret
-        else None,
-        leeway_seconds=settings.jwt_leeway_seconds,
-    )
+    app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_api.router)
     install_error_handlers(app)
 
     # Outermost last: CORS headers reach every answer, errors included.

@@ -1,15 +1,19 @@
 """The `todo-api` command: serve, dev, migrate, token, openapi."""
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from todo_api import devmode
 from todo_api.auth.tokens import mint_token
 from todo_api.log import configure_logging
+from todo_api.metrics import MULTIPROCESS_ENV
 from todo_api.migrate import upgrade
 from todo_api.settings import ConfigError, load_settings
 
@@ -27,12 +31,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.run(args)
     except ConfigError as exc:
         sys.exit(f"todo-api: configuration error: {exc}")
+    except OperationalError as exc:
+        # `migrate` cannot reach the database: the driver's first line says why (refused, SSL
+        # required but not offered, a wrong password), never the password itself.
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "unknown"
+        sys.exit(f"todo-api: cannot use the database: {reason}")
 
 
 def _serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     settings.require_production()
     configure_logging(settings.log_level)
+    if args.workers > 1 and settings.metrics_enabled and not os.environ.get(MULTIPROCESS_ENV):
+        # Workers share their metrics through files, so a scrape of any one sees them all.
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="todo-api-metrics-")
     uvicorn.run(
         "todo_api.app:create_app_from_environment",
         factory=True,

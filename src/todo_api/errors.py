@@ -27,6 +27,7 @@ class ApiError(HTTPException):
     status_code = 500
     error_code = "INTERNAL_ERROR"
     message = "Internal server error"
+    field_errors: dict[str, list[str]] | None = None
 
     def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(self.status_code, detail or self.message, headers)
@@ -68,10 +69,45 @@ class PayloadTooLarge(ApiError):
     message = "Request body is too large"
 
 
+class TaskLimitReached(ApiError):
+    status_code = 409
+    error_code = "TASK_LIMIT_REACHED"
+    message = "This user holds the most tasks allowed; delete some first"
+
+
+class IdempotencyKeyReused(ApiError):
+    status_code = 422
+    error_code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This Idempotency-Key was used for a different request"
+    field_errors = {"Idempotency-Key": ["was already used with a different body"]}  # noqa: RUF012
+
+
+class IdempotencyKeyInProgress(ApiError):
+    status_code = 409
+    error_code = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    message = "A request with this Idempotency-Key is still being processed; retry shortly"
+
+
+class AuthKeysUnavailable(ApiError):
+    """The token names a key that is not cached, and Better Auth's JWKS cannot be fetched."""
+
+    status_code = 503
+    error_code = "AUTH_KEYS_UNAVAILABLE"
+    message = "The keys to verify this token are unavailable; try again shortly"
+
+
 class DatabaseUnavailable(ApiError):
     status_code = 503
     error_code = "DATABASE_UNAVAILABLE"
     message = "The database is unavailable; try again shortly"
+
+
+class DatabaseTimeout(ApiError):
+    """A statement ran past DB_STATEMENT_TIMEOUT_SECONDS and was cancelled; nothing was changed."""
+
+    status_code = 503
+    error_code = "DATABASE_TIMEOUT"
+    message = "The database took too long to answer; try again shortly"
 
 
 # Codes for the HTTP errors that the framework raises itself (unknown route, wrong method, ...).
@@ -108,7 +144,13 @@ def internal_error_response() -> Response:
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if isinstance(exc, ApiError):
-        return error_response(exc.status_code, exc.error_code, exc.detail, headers=exc.headers)
+        return error_response(
+            exc.status_code,
+            exc.error_code,
+            exc.detail,
+            field_errors=exc.field_errors,
+            headers=exc.headers,
+        )
     status = exc.status_code
     if status == 400:
         # FastAPI's only 400 is a body it could not parse (nested too deep, say): to a client

@@ -11,10 +11,11 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing, invalid or expired token",
     403: "The token's user is not the user in the path",
     404: "No such task among the caller's tasks",
+    409: "The user holds the most tasks allowed, or the same Idempotency-Key is in flight",
     413: "Body larger than the configured limit",
     422: "Malformed path or body; `field_errors` says which fields",
     500: "Unexpected error; the X-Request-ID header locates it in the server log",
-    503: "The database is unavailable",
+    503: "The database, or Better Auth's keys (JWKS) for this token, are unavailable",
 }
 
 
