@@ -1,15 +1,18 @@
 """The schema in the database is the models' schema, and docs/openapi.json is the app's."""
 
 import json
+import re
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pydantic import ValidationError
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from tests.conftest import Api
 from todo_api.openapi import openapi_json
+from todo_api.schemas import TITLE_PATTERN, TaskCreate
 
 
 def test_migrations_produce_exactly_the_models(api: Api) -> None:
@@ -41,3 +44,15 @@ def test_every_error_answer_is_documented_with_the_error_shape() -> None:
                 assert operation["security"] == [{"BetterAuthBearer": []}]
                 assert {"401", "403", "422"} <= set(operation["responses"])
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_title_pattern_in_the_schema_is_what_the_validator_accepts() -> None:
+    pattern = re.compile(TITLE_PATTERN)
+    for codepoint in [*range(0x3100), 0x180E, 0xFEFF]:
+        title = chr(codepoint)
+        try:
+            TaskCreate(title=title)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert bool(pattern.match(title)) == accepted, hex(codepoint)

@@ -23,17 +23,30 @@ def _storable(value: str) -> str:
     return value
 
 
+# The whitespace that title trimming removes (Unicode White_Space), spelled for a JSON Schema
+# pattern, so that the published schema says exactly what the validators accept: no NUL, and a
+# title that is not only whitespace.
+_WHITESPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TITLE_PATTERN = rf"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
     AfterValidator(_storable),
-    Field(description="1 to 200 characters after trimming surrounding whitespace"),
+    Field(
+        description="1 to 200 characters after trimming surrounding whitespace",
+        json_schema_extra={"pattern": TITLE_PATTERN},
+    ),
 ]
 Description = Annotated[
     str | None,
     StringConstraints(max_length=DESCRIPTION_MAX),
     AfterValidator(lambda v: None if v is None else _storable(v)),
-    Field(description="At most 1000 characters; empty string allowed"),
+    Field(
+        description="At most 1000 characters; empty string allowed",
+        json_schema_extra={"pattern": NO_NUL_PATTERN},
+    ),
 ]
 
 
