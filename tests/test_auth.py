@@ -2,13 +2,17 @@
 
 import base64
 import json
+import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from fastapi.testclient import TestClient
 
 from tests.conftest import SECRET, Api, auth, make_token
+from todo_api.app import create_app
+from todo_api.settings import Settings
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -148,3 +152,13 @@ def test_401_body_does_not_say_why_a_signature_failed(api: Api) -> None:
     token = make_token("alice", secret="another-secret-that-is-long-enough-0000")
     body = api.client.get("/api/alice/tasks", headers=bearer(token)).text.lower()
     assert "signature" not in body and "jwt" not in body
+
+
+def test_a_remembered_token_still_expires(settings: Settings) -> None:
+    strict = settings.model_copy(update={"jwt_leeway_seconds": 0})
+    token = make_token("alice", lifetime=timedelta(seconds=1))
+    with TestClient(create_app(strict)) as client:
+        assert client.get("/api/alice/tasks", headers=bearer(token)).status_code == 200
+        assert client.get("/api/alice/tasks", headers=bearer(token)).status_code == 200
+        time.sleep(1.1)
+        assert_401(client.get("/api/alice/tasks", headers=bearer(token)), "INVALID_TOKEN")

@@ -11,7 +11,7 @@ from todo_api import metrics
 from todo_api.api import health, tasks
 from todo_api.api import metrics as metrics_api
 from todo_api.auth.tokens import TokenVerifier
-from todo_api.database import create_engine, create_sessionmaker
+from todo_api.database import create_engine
 from todo_api.errors import install_error_handlers
 from todo_api.log import configure_logging
 from todo_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         metrics.track_pool(engine)
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.engine = engine
         try:
             async with token_verifier.running():  # the JWKS client, when BETTER_AUTH_URL is set
                 yield

@@ -21,6 +21,8 @@ UVICORN_OPTIONS: dict[str, object] = {
     "log_config": None,  # ours, set by configure_logging
     "access_log": False,  # one line per request comes from RequestContextMiddleware
     "server_header": False,
+    # The service never uses the client's address, so uvicorn need not rewrite it per request.
+    "proxy_headers": False,
     "timeout_graceful_shutdown": 20,
 }
 

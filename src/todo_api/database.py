@@ -1,4 +1,9 @@
-"""The database engine, and the one session dependency that owns each request's transaction.
+"""The database engine, and the one dependency that lends each request its connection.
+
+A request that runs one statement (every read, update, toggle and delete) runs it in autocommit:
+one round trip, no BEGIN and COMMIT around it; the statement is atomic by itself. A request that
+needs several statements to hold together (a create, with its idempotency key) asks for
+`TransactionDep`: they commit together before the response is sent, or not at all.
 
 PostgreSQL connections are made for the way the service is deployed (Neon, often behind its
 PgBouncer pooler in transaction mode), all without blocking the event loop:
@@ -27,9 +32,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -61,6 +65,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             database.async_url,
             hide_parameters=True,
+            isolation_level="AUTOCOMMIT",
             # Writers wait for SQLite's single write lock instead of failing at once.
             connect_args={"timeout": 30},
         )
@@ -69,6 +74,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         database.async_url,
         hide_parameters=True,
+        isolation_level="AUTOCOMMIT",
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -211,20 +217,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+async def _request_connection(request: Request, atomic: bool) -> AsyncIterator[AsyncConnection]:
+    engine: AsyncEngine = request.app.state.engine
     try:
-        async with sessionmaker() as session, session.begin():
-            # Taken now rather than at the first statement, so that waiting for the pool is
-            # measured.
-            with DB_WAITING.track_inprogress():
-                await session.connection()
-            yield session
+        # Taken now rather than at the first statement, so that waiting for the pool is measured.
+        with DB_WAITING.track_inprogress():
+            connection = await engine.connect()
+        try:
+            if not atomic:
+                yield connection
+                return
+            isolation = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
+            await connection.execution_options(isolation_level=isolation)
+            async with connection.begin():
+                yield connection
+        finally:
+            await connection.close()
     except OperationalError as exc:
         if isinstance(exc.orig, QueryCanceled):
             logger.warning("database statement timed out: %s", exc.orig)
@@ -232,5 +240,17 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         raise
 
 
-# scope="function" commits before the response is sent, so a 2xx always means "stored".
-SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+async def _autocommit_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async for connection in _request_connection(request, atomic=False):
+        yield connection
+
+
+async def _transaction_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async for connection in _request_connection(request, atomic=True):
+        yield connection
+
+
+# scope="function": the connection goes back (and a transaction commits) before the response is
+# sent, so a 2xx always means "stored".
+ConnectionDep = Annotated[AsyncConnection, Depends(_autocommit_connection, scope="function")]
+TransactionDep = Annotated[AsyncConnection, Depends(_transaction_connection, scope="function")]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from todo_api.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -39,18 +39,18 @@ def _this_key(user_id: str, key: str) -> ColumnElement[bool]:
 
 
 async def claim(
-    session: AsyncSession, user_id: str, key: str, request_hash: str, ttl: timedelta
+    connection: AsyncConnection, user_id: str, key: str, request_hash: str, ttl: timedelta
 ) -> StoredAnswer | None:
     """Claims the key for this request (None), or returns the answer stored under it."""
     now = datetime.now(UTC)
     expired = now - ttl
-    await session.execute(
+    await connection.execute(
         delete(IdempotencyKey).where(
             col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.created_at) < expired
         )
     )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    claimed = await session.execute(
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    claimed = await connection.execute(
         dialect.insert(IdempotencyKey)
         .values(user_id=user_id, key=key, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing()
@@ -59,7 +59,7 @@ async def claim(
     if claimed.first() is not None:
         return None
     existing = (
-        await session.execute(
+        await connection.execute(
             select(
                 col(IdempotencyKey.request_hash),
                 col(IdempotencyKey.status_code),
@@ -76,9 +76,9 @@ async def claim(
 
 
 async def remember(
-    session: AsyncSession, user_id: str, key: str, status_code: int, body: bytes
+    connection: AsyncConnection, user_id: str, key: str, status_code: int, body: bytes
 ) -> None:
-    await session.execute(
+    await connection.execute(
         update(IdempotencyKey)
         .where(_this_key(user_id, key))
         .values(status_code=status_code, response_body=body.decode())

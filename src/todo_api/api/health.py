@@ -5,7 +5,7 @@ from sqlalchemy import literal
 from sqlmodel import select
 
 from todo_api.api.rendering import error_responses
-from todo_api.database import SessionDep
+from todo_api.database import ConnectionDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -16,6 +16,6 @@ async def alive() -> dict[str, str]:
 
 
 @router.get("/ready", summary="The database answers", responses=error_responses(503))
-async def ready(session: SessionDep) -> dict[str, str]:
-    await session.execute(select(literal(1)))
+async def ready(db: ConnectionDep) -> dict[str, str]:
+    await db.execute(select(literal(1)))
     return {"status": "ready"}

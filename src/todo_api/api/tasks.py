@@ -11,7 +11,7 @@ from starlette.responses import Response
 from todo_api import idempotency, store
 from todo_api.api.rendering import JSONBytes, error_responses
 from todo_api.auth.guard import CurrentUser, OwnerRoute
-from todo_api.database import SessionDep
+from todo_api.database import ConnectionDep, TransactionDep
 from todo_api.errors import TaskLimitReached, TaskNotFound
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import TaskCreate, TaskPublic, TaskUpdate
@@ -44,8 +44,8 @@ WITH_BODY = error_responses(413)
 
 
 @router.get("", response_model=list[TaskPublic], summary="List the caller's tasks")
-async def list_tasks(user_id: UserId, owner: CurrentUser, session: SessionDep) -> Response:
-    return JSONBytes(await store.list_tasks(session, owner))
+async def list_tasks(user_id: UserId, owner: CurrentUser, db: ConnectionDep) -> Response:
+    return JSONBytes(await store.list_tasks(db, owner))
 
 
 @router.post(
@@ -60,14 +60,14 @@ async def create_task(
     user_id: UserId,
     body: TaskCreate,
     owner: CurrentUser,
-    session: SessionDep,
+    db: TransactionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
     if idempotency_key is not None:
         ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
         request_hash = idempotency.fingerprint(body)
-        stored = await idempotency.claim(session, owner, idempotency_key, request_hash, ttl)
+        stored = await idempotency.claim(db, owner, idempotency_key, request_hash, ttl)
         if stored is not None:
             return Response(
                 stored.body,
@@ -75,20 +75,20 @@ async def create_task(
                 headers={"Idempotent-Replayed": "true"},
                 media_type="application/json",
             )
-    task = await store.create_task(session, owner, body, limit=settings.max_tasks_per_user)
+    task = await store.create_task(db, owner, body, limit=settings.max_tasks_per_user)
     if task is None:
         raise TaskLimitReached
     content = orjson.dumps(task)
     if idempotency_key is not None:
-        await idempotency.remember(session, owner, idempotency_key, 201, content)
+        await idempotency.remember(db, owner, idempotency_key, 201, content)
     return Response(content, status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND, summary="Get a task")
 async def get_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, session: SessionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
 ) -> Response:
-    return _found(await store.get_task(session, owner, task_id))
+    return _found(await store.get_task(db, owner, task_id))
 
 
 @router.put(
@@ -99,9 +99,13 @@ async def get_task(
     description="`title` is required; `description` and `completed` keep their value if left out.",
 )
 async def update_task(
-    user_id: UserId, task_id: TaskId, body: TaskUpdate, owner: CurrentUser, session: SessionDep
+    user_id: UserId,
+    task_id: TaskId,
+    body: TaskUpdate,
+    owner: CurrentUser,
+    db: ConnectionDep,
 ) -> Response:
-    return _found(await store.replace_task(session, owner, task_id, body))
+    return _found(await store.replace_task(db, owner, task_id, body))
 
 
 @router.delete(
@@ -112,9 +116,9 @@ async def update_task(
     summary="Delete a task for good",
 )
 async def delete_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, session: SessionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
 ) -> Response:
-    if not await store.delete_task(session, owner, task_id):
+    if not await store.delete_task(db, owner, task_id):
         raise TaskNotFound
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -126,9 +130,9 @@ async def delete_task(
     summary="Flip a task's `completed`",
 )
 async def toggle_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, session: SessionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
 ) -> Response:
-    return _found(await store.toggle_task(session, owner, task_id))
+    return _found(await store.toggle_task(db, owner, task_id))
 
 
 def _found(task: store.TaskRow | None) -> Response:

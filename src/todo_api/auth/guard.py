@@ -58,10 +58,11 @@ class OwnerRoute(APIRoute):
         return owner_only
 
 
-def _current_user(
+async def _current_user(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
     principal: Principal = request.state.principal
     return principal.user_id
 

@@ -15,6 +15,7 @@ only against a published key whose own type fits the algorithm.
 """
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 SESSION_CACHE_AUDIENCE = "better-auth:session-cache"
 # Far above any real Better Auth token (about 1 KB); junk beyond it is refused unparsed.
 MAX_TOKEN_LENGTH = 8192
+# Verified HMAC tokens remembered at once (about 1 KB each), the oldest forgotten first.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenRejected(Exception):
@@ -62,6 +65,7 @@ class TokenVerifier:
             raise ValueError("tokens verified with a JWKS need an issuer and an audience")
         self._secret = secret
         self._leeway = leeway_seconds
+        self._verified_hmac: dict[str, tuple[Principal, float]] = {}
         self._jwks = jwks
         self._issuer = issuer
         self._audiences = [audience] if audience is not None else []
@@ -101,6 +105,12 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The token's user, or TokenRejected; KeysUnavailable when its key cannot be fetched."""
+        remembered = self._verified_hmac.get(token)
+        if remembered is not None:
+            principal, usable_until = remembered
+            if time.time() < usable_until:
+                return principal
+            del self._verified_hmac[token]
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejected("token too long")
         try:
@@ -111,12 +121,25 @@ class TokenVerifier:
         if not isinstance(algorithm, str):
             raise TokenRejected("no algorithm")
         if algorithm in HMAC_ALGORITHMS and self._secret is not None:
-            claims = self._decode_hmac(token, self._secret)
-        elif self._jwks is not None and algorithm in self._jwks.algorithms:
+            return self._verify_hmac(token, self._secret)
+        if self._jwks is not None and algorithm in self._jwks.algorithms:
             claims = await self._decode_with_published_key(token, header, algorithm)
         else:
             raise TokenRejected(f"algorithm not accepted: {algorithm[:16]!r}")
         return Principal(user_id_of(claims))
+
+    def _verify_hmac(self, token: str, secret: str) -> Principal:
+        """HMAC tokens are remembered until they expire (see `verify`): a client sends the same
+        token with every call for its whole lifetime, and the verdict for exactly these bytes
+        cannot change while the secret stays (a new secret means a restart). Tokens checked
+        against published keys are not remembered, so that a key Better Auth stops publishing
+        stops working at once."""
+        claims = self._decode_hmac(token, secret)
+        principal = Principal(user_id_of(claims))
+        if len(self._verified_hmac) >= VERIFIED_CACHE_SIZE:
+            del self._verified_hmac[next(iter(self._verified_hmac))]  # the oldest entry
+        self._verified_hmac[token] = (principal, float(claims["exp"]) + self._leeway)
+        return principal
 
     def _decode_hmac(self, token: str, secret: str) -> dict[str, Any]:
         try:
