@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from todo_api import __doc__ as description
 from todo_api import metrics
@@ -14,7 +13,11 @@ from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import create_engine
 from todo_api.errors import install_error_handlers
 from todo_api.log import configure_logging
-from todo_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from todo_api.middleware import (
+    BodyLimitMiddleware,
+    OriginOnlyCORSMiddleware,
+    RequestContextMiddleware,
+)
 from todo_api.settings import Settings, load_settings
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -49,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(
-        CORSMiddleware,
+        OriginOnlyCORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=API_METHODS,
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
