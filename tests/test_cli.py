@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SECRET
+from tests.conftest import SECRET, make_token
 
 TODO_API = str(Path(sys.executable).parent / "todo-api")
 CONFIG_VARIABLES = (
@@ -218,3 +218,29 @@ def test_token_command_mints_a_token_the_service_accepts(tmp_path: Path) -> None
     claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
     assert claims["sub"] == "alice"
     assert 0 < claims["exp"] - time.time() <= 300
+
+
+def test_request_heads_are_bounded_by_the_server(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'h.db'}", BETTER_AUTH_SECRET=SECRET)
+    subprocess.run([TODO_API, "migrate"], env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["serve", "--port", str(port)], env, tmp_path) as process:
+        wait_until_up(base, process)
+        token = {"Authorization": f"Bearer {make_token('alice')}"}
+        normal = httpx.get(f"{base}/api/alice/tasks", headers={**token, "X-Pad": "a" * 8_000})
+        assert normal.status_code == 200
+        # A body larger than the head limit, in the same packets as the head, is not a big head.
+        body = {"title": "x", "description": "d" * 1000}
+        with_body = httpx.post(
+            f"{base}/api/alice/tasks", json=body, headers={**token, "X-Pad": "a" * 31_000}
+        )
+        assert with_body.status_code == 201
+        huge = httpx.get(f"{base}/api/alice/tasks", headers={**token, "X-Pad": "a" * 40_000})
+        assert huge.status_code == 431
+        assert huge.json() == {
+            "detail": "Request headers are too large",
+            "error_code": "HEADERS_TOO_LARGE",
+        }
+        # The server is still serving afterwards.
+        assert httpx.get(f"{base}/api/alice/tasks", headers=token).status_code == 200

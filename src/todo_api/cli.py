@@ -15,12 +15,14 @@ from todo_api.auth.tokens import mint_token
 from todo_api.log import configure_logging
 from todo_api.metrics import MULTIPROCESS_ENV
 from todo_api.migrate import upgrade
+from todo_api.protocol import BoundedHeadHttpToolsProtocol
 from todo_api.settings import ConfigError, load_settings
 
 UVICORN_OPTIONS: dict[str, object] = {
     "log_config": None,  # ours, set by configure_logging
     "access_log": False,  # one line per request comes from RequestContextMiddleware
     "server_header": False,
+    "http": BoundedHeadHttpToolsProtocol,  # httptools, with a bound on request heads
     # The service never uses the client's address, so uvicorn need not rewrite it per request.
     "proxy_headers": False,
     "timeout_graceful_shutdown": 20,
@@ -53,6 +55,7 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port or settings.port,
         workers=args.workers,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         **UVICORN_OPTIONS,  # type: ignore[arg-type]
     )
 
@@ -65,7 +68,13 @@ def _dev(args: argparse.Namespace) -> None:
     upgrade(settings.database)
     port = args.port or settings.port
     print(devmode.banner(settings, "127.0.0.1", port), flush=True)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        **UVICORN_OPTIONS,  # type: ignore[arg-type]
+    )
 
 
 def _migrate(_: argparse.Namespace) -> None:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
