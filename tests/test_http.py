@@ -106,6 +106,19 @@ def test_cors_preflight_from_an_allowed_origin(client: TestClient, method: str) 
     assert "authorization" in allowed and "content-type" in allowed
 
 
+def test_cors_lets_a_browser_send_an_idempotency_key(client: TestClient) -> None:
+    response = client.options(
+        "/api/alice/tasks",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+        },
+    )
+    assert response.status_code == 200
+    assert "idempotency-key" in response.headers["access-control-allow-headers"].lower()
+
+
 def test_cors_does_not_echo_other_origins(client: TestClient) -> None:
     preflight = client.options(
         "/api/alice/tasks",

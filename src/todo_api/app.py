@@ -55,8 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         OriginOnlyCORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=API_METHODS,
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         allow_credentials=True,
         max_age=600,
     )

@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id and headers on every answer, a last-resort 500, a body limit."""
+"""ASGI middleware: CORS for browsers, a request id and headers on every answer, a last-resort
+500, a body limit."""
 
 import json
 import logging
