@@ -50,6 +50,38 @@ POSTGRES_PROBLEM = _postgres_problem()
 BACKENDS = ["sqlite"] if POSTGRES_PROBLEM and not POSTGRES_REQUIRED else ["sqlite", "postgresql"]
 
 
+# Tests that need more than Python and a database run only when their variable is 1 (CI sets
+# both); a plain run leaves them out and says so in one line each.
+OPT_IN = {
+    "e2e": ("E2E", "end-to-end tests", "needs node, `npm ci` in tests/e2e/node, and chromium"),
+    "infra": ("INFRA", "infrastructure tests", "needs PostgreSQL 15's initdb and pgbouncer"),
+}
+_left_out: dict[str, int] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = {name for name, (variable, *_) in OPT_IN.items() if os.environ.get(variable) == "1"}
+    kept, dropped = [], []
+    for item in items:
+        marker = next((name for name in OPT_IN if item.get_closest_marker(name)), None)
+        if marker is None or marker in wanted:
+            kept.append(item)
+        else:
+            dropped.append(item)
+            _left_out[marker] = _left_out.get(marker, 0) + 1
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for marker, count in _left_out.items():
+        variable, what, needs = OPT_IN[marker]
+        terminalreporter.write_line(
+            f"{marker}: {count} {what} left out; {variable}=1 runs them ({needs})"
+        )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if POSTGRES_PROBLEM and POSTGRES_REQUIRED:
         pytest.exit(f"{POSTGRES_PROBLEM}, and REQUIRE_POSTGRES=1", returncode=1)

@@ -1,10 +1,7 @@
 """The `todo-api` command as an operator runs it: refusals, migrate + serve, and dev mode."""
 
-import os
 import shlex
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,32 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import SECRET, make_token
-
-TODO_API = str(Path(sys.executable).parent / "todo-api")
-CONFIG_VARIABLES = (
-    "DATABASE_URL",
-    "NEON_DB_URL",
-    "BETTER_AUTH_SECRET",
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_JWKS_URL",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_ALGORITHMS",
-    "ACCEPT_SESSION_CACHE_JWT",
-    "PORT",
-)
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    env.update(values)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.serving import TODO_API, clean_env, free_port
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from tests.infra.postgres import free_port
+from tests.serving import free_port
 from todo_api.database import PostgresConnector, StatementTimeout, _connect_kwargs, _worth_retrying
 from todo_api.settings import Settings
 

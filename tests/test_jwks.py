@@ -461,10 +461,9 @@ class FakeClock:
         return self.now
 
 
-def test_refetch_floor_counts_from_the_last_refetch(keys: KeyServer) -> None:
-    clock = FakeClock()
-    keys.publish(SigningKey("EdDSA", kid="old"))
-    cache = JwksKeys(
+def clocked_cache(keys: KeyServer, clock: FakeClock) -> JwksKeys:
+    """The key cache on `keys`, with a 10 s refetch floor and a 300 s age, on a fake clock."""
+    return JwksKeys(
         keys.jwks_url,
         algorithms=ALGORITHMS,
         refetch_interval=10,
@@ -472,6 +471,12 @@ def test_refetch_floor_counts_from_the_last_refetch(keys: KeyServer) -> None:
         timeout=5,
         clock=clock,
     )
+
+
+def test_refetch_floor_counts_from_the_last_refetch(keys: KeyServer) -> None:
+    clock = FakeClock()
+    keys.publish(SigningKey("EdDSA", kid="old"))
+    cache = clocked_cache(keys, clock)
 
     async def junk(kid: str) -> None:
         with pytest.raises(KeyNotFound):
@@ -575,14 +580,7 @@ def test_expired_cache_keeps_working_while_the_jwks_is_down(keys: KeyServer) -> 
     clock = FakeClock()
     old, new = SigningKey("EdDSA", kid="old"), SigningKey("EdDSA", kid="new", variant=13)
     keys.publish(old)
-    cache = JwksKeys(
-        keys.jwks_url,
-        algorithms=ALGORITHMS,
-        refetch_interval=10,
-        max_age=300,
-        timeout=5,
-        clock=clock,
-    )
+    cache = clocked_cache(keys, clock)
 
     async def scenario() -> None:
         async with cache.open():

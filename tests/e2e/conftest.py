@@ -5,33 +5,13 @@ They need node, `npm ci` in tests/e2e/node and Chromium, so a plain `make test` 
 failure, never a skip. CI (.ci/run) installs the pieces and sets E2E=1.
 """
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AuthServer, Service
-
-E2E = os.environ.get("E2E") == "1"
-_deselected: list[pytest.Item] = []
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if E2E:
-        return
-    _deselected[:] = [item for item in items if item.get_closest_marker("e2e")]
-    if _deselected:
-        config.hook.pytest_deselected(items=_deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("e2e")]
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _deselected:
-        terminalreporter.write_line(
-            f"e2e: {len(_deselected)} end-to-end tests left out; E2E=1 runs them "
-            "(needs node, `npm ci` in tests/e2e/node, and chromium)"
-        )
+from tests.e2e.harness import AuthServer
+from tests.serving import Service
 
 
 @pytest.fixture

@@ -9,10 +9,7 @@ import json
 import os
 import selectors
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,29 +19,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.serving import free_port, stop
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 STATIC_DIR = NODE_DIR / "static"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-TODO_API = str(Path(sys.executable).parent / "todo-api")
 BETTER_AUTH_VERSION = "1.7.25"
 # Better Auth's own secret: signs its session cookies (and the HS256 cookie-cache token).
 AUTH_SECRET = "e2e-better-auth-secret-0123456789-abcdefghijklmnop"
 PASSWORD = "correct-horse-battery-staple"
 SESSION_CACHE_COOKIE = "better-auth.session_data"
-# Settings of ours that the environment of the test run must not leak into a service under test.
-SERVICE_VARIABLES = (
-    "DATABASE_URL",
-    "NEON_DB_URL",
-    "BETTER_AUTH_SECRET",
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_JWKS_URL",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_ALGORITHMS",
-    "ACCEPT_SESSION_CACHE_JWT",
-    "ALLOWED_ORIGINS",
-    "PORT",
-)
 
 
 def node() -> str:
@@ -67,22 +51,6 @@ def require_npm_modules() -> None:
 def require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get update && apt-get install -y chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
@@ -159,7 +127,7 @@ class AuthServer:
             client.close()
         self.clients.clear()
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
             if self.process.stdout is not None:
                 self.process.stdout.close()
             self.process = None
@@ -193,56 +161,6 @@ class AuthServer:
         return User(
             id=user_id, token=token.json()["token"], session=session, session_cache=session_cache
         )
-
-
-@dataclass
-class Service:
-    """Our service as an operator runs it: `todo-api serve` (uvicorn) with these settings."""
-
-    log_dir: Path
-    settings: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.log_dir / f"todo-api-{self.port}.log"
-
-    def start(self) -> "Service":
-        env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
-        env.update(LOG_LEVEL="INFO", **self.settings)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [TODO_API, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.log_dir,  # no stray .env file
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"todo-api serve exited with {self.process.returncode}: {self.log()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"todo-api serve did not answer within 60 s: {self.log()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def run_browser(page_url: str, api_url: str, *, expect_blocked: bool = False) -> dict[str, Any]:

@@ -12,7 +12,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.harness import AUTH_SECRET, AuthServer, Service
+from tests.e2e.harness import AUTH_SECRET, AuthServer
+from tests.serving import Service
 from todo_api.settings import Settings
 
 pytestmark = pytest.mark.e2e

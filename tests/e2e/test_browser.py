@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AuthServer, Service, require_chromium, run_browser
+from tests.e2e.harness import AuthServer, require_chromium, run_browser
+from tests.serving import Service
 from todo_api.settings import Settings
 
 pytestmark = pytest.mark.e2e

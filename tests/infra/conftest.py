@@ -6,34 +6,14 @@ They need PostgreSQL 15's server programs and pgbouncer, so a plain `make test` 
 failure, never a skip. CI (.ci/run) installs pgbouncer and sets INFRA=1.
 """
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import SECRET
 from tests.infra.postgres import PasswordUser, PgBouncer, PostgresCluster
-from tests.infra.service import Service
-
-INFRA = os.environ.get("INFRA") == "1"
-_deselected: list[pytest.Item] = []
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if INFRA:
-        return
-    _deselected[:] = [item for item in items if item.get_closest_marker("infra")]
-    if _deselected:
-        config.hook.pytest_deselected(items=_deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("infra")]
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _deselected:
-        terminalreporter.write_line(
-            f"infra: {len(_deselected)} infrastructure tests left out; INFRA=1 runs them "
-            "(needs PostgreSQL 15's initdb and pgbouncer)"
-        )
+from tests.serving import Service
 
 
 class Infra:
@@ -61,7 +41,10 @@ class Infra:
         return bouncer.start()
 
     def service(self, database_url: str, **settings: str) -> Service:
-        service = Service(self.log_dir, {"DATABASE_URL": database_url, **settings})
+        service = Service(
+            self.log_dir,
+            {"DATABASE_URL": database_url, "BETTER_AUTH_SECRET": SECRET, **settings},
+        )
         self.started.append(service)
         return service.start()
 

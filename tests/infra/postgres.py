@@ -26,16 +26,12 @@ from urllib.parse import quote, urlencode
 import psycopg
 import pytest
 
+from tests.serving import free_port
+
 POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 PGBOUNCER = os.environ.get("PGBOUNCER", "/usr/sbin/pgbouncer")
 OS_USER = "postgres"
 INSTALL_HINT = "apt-get update && apt-get install -y postgresql-15 pgbouncer"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def require(path: str | Path, what: str) -> None:

@@ -1,76 +1,15 @@
-"""`todo-api serve` as an operator runs it (a real uvicorn process), and a bounded load on it."""
+"""A bounded load on a running `todo-api serve` (see tests/serving.py), and what came of it."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import SECRET, make_token
-from tests.infra.postgres import free_port
-
-TODO_API = str(Path(sys.executable).parent / "todo-api")
-# Our settings in the environment of the test run must not leak into the service under test.
-_OURS = ("DATABASE_URL", "NEON_DB_URL", "BETTER_AUTH", "JWT_", "DB_", "ALLOWED_ORIGINS", "PORT")
-
-
-@dataclass
-class Service:
-    log_dir: Path
-    settings: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.log_dir / f"todo-api-{self.port}.log"
-
-    def start(self) -> "Service":
-        env = {key: value for key, value in os.environ.items() if not key.startswith(_OURS)}
-        env.update(BETTER_AUTH_SECRET=SECRET, LOG_LEVEL="INFO", **self.settings)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [TODO_API, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=self.log_dir,  # no stray .env file
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"todo-api serve exited with {self.process.returncode}: {self.log()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        pytest.fail(f"todo-api serve did not answer within 30 s: {self.log()}")
-
-    def terminate(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+from tests.conftest import make_token
 
 
 @dataclass

@@ -2,7 +2,6 @@
 a SCRAM password with characters that need escaping) works against a PostgreSQL that has SSL on
 and SCRAM-SHA-256 authentication; without SSL on the server it fails at once, clearly."""
 
-import os
 import subprocess
 
 import httpx
@@ -12,16 +11,15 @@ import pytest
 from tests.conftest import auth
 from tests.infra.conftest import Infra
 from tests.infra.postgres import PasswordUser
-from tests.infra.service import TODO_API
+from tests.serving import TODO_API, clean_env
 
 pytestmark = pytest.mark.infra
 
 
 def migrate(database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DATABASE_")}
     return subprocess.run(
         [TODO_API, "migrate"],
-        env=env | {"DATABASE_URL": database_url},
+        env=clean_env(DATABASE_URL=database_url),
         capture_output=True,
         text=True,
         timeout=60,
