@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint format openapi lock clean
+.PHONY: dev test lint format openapi lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
@@ -27,6 +27,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The benchmark (bench/README.md): about 30 minutes with the arguments below, needs PostgreSQL
+# on 127.0.0.1:5432 and installs wrk when missing. Writes docs/benchmarks.{md,png,json}.
+BENCH_ARGS ?= --duration 5 --duration-high 20 --timeout 15 --runs 3
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 openapi: $(STAMP)
 	$(BIN)/todo-api openapi --output docs/openapi.json

@@ -1,0 +1,1 @@
+"""The Todo API benchmark: one command that measures the service against its baselines."""

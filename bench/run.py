@@ -1,0 +1,287 @@
+"""``python -m bench.run``: the whole benchmark in one command (see bench/README.md)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # also runnable as ``python bench/run.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import chart, machine, measure, pg, procs, profile, report, targets, tokens, wrk
+from bench.options import HIGH_CONCURRENCY, REPO_ROOT, Options, parse
+from bench.servers import Server, ServerSpec, baseline_specs, ours_specs, resolve_command
+from bench.stats import Key, Row, Sample, summarize_all
+
+PROFILE_WORKLOADS = ("list", "mix")
+
+
+def server_env(secret: str, dsn: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NEON_DB_URL"}}
+    env.update(
+        DATABASE_URL=dsn,
+        BETTER_AUTH_SECRET=secret,
+        LOG_LEVEL="WARNING",
+        ALLOWED_ORIGINS="http://localhost:3000",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def migrate_command(opts: Options) -> tuple[str, ...] | None:
+    """The migration's command line, or None for the bench's own DDL."""
+    if opts.migrate_cmd == "builtin":
+        return None
+    try:
+        return resolve_command(opts.migrate_cmd, 0, 1)
+    except SystemExit:
+        if opts.ours_cmd is None:
+            print("no service installed: the bench's own DDL creates the table", flush=True)
+            return None
+        raise
+
+
+def prepare(opts: Options, database: str, env: dict[str, str], users: int, big: int) -> pg.Seed:
+    dsn = pg.url(opts.pg_dsn, database)
+    pg.recreate_database(opts.pg_dsn, database)
+    pg.migrate(migrate_command(opts), dsn, env)
+    started = time.monotonic()
+    seed = pg.seed(dsn, users, opts.tasks_per_user, big)
+    print(
+        f"{database}: {pg.count_tasks(dsn):,} tasks for {users:,} users"
+        f"{f' + 1 user with {big:,}' if big else ''} in {time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+    return seed
+
+
+def start_all(
+    stack: ExitStack,
+    specs: list[ServerSpec],
+    env: dict[str, str],
+    logs: Path,
+    probe: pg.SeededUser,
+    secret: str,
+    rows: int = 0,
+) -> list[Server]:
+    path, token = f"/api/{probe.uid}/tasks", tokens.mint(secret, probe.uid)
+    servers = [stack.enter_context(Server(spec, env, logs, rows)).launch() for spec in specs]
+    for server in servers:
+        server.wait_ready(path, token)
+        print(f"started {server.label} (pid {server.pid}) at {server.base_url}", flush=True)
+    return servers
+
+
+def warm_up(
+    driver: measure.Driver, servers: list[Server], workloads: tuple[str, ...], s: int
+) -> None:
+    if s <= 0:
+        return
+    for server in servers:
+        for workload in workloads:
+            if workload in server.spec.workloads:
+                measure.once(driver, server, workload, 10, s)
+
+
+def record_profiles(
+    opts: Options, driver: measure.Driver, servers: list[Server], out: Path
+) -> list[profile.Profile]:
+    ours = next((s for s in servers if s.spec.name == "ours"), None)
+    if not opts.profile or ours is None:
+        return []
+    if profile.py_spy() is None:
+        print("py-spy not found: no profile (pip install py-spy)", flush=True)
+        return []
+    c = opts.concurrency[len(opts.concurrency) // 2]
+    found = []
+    for workload in (w for w in PROFILE_WORKLOADS if w in ours.spec.workloads):
+        raw = out / f"profile-{workload}-c{c}.txt"
+        spy = profile.start(ours.pid, opts.duration, raw)
+        if spy is None:
+            continue
+        time.sleep(0.5)
+        measure.once(driver, ours, workload, c, opts.duration)
+        _, err = spy.communicate(timeout=opts.duration + 60)
+        summary = profile.summarize(f"the service, {workload}, c={c}", raw)
+        if summary is None:
+            print(f"py-spy gave no samples: {err.decode(errors='replace')[-500:]}", flush=True)
+        else:
+            found.append(summary)
+    return found
+
+
+def size_specs(opts: Options) -> list[ServerSpec]:
+    """A fresh set (new ports) of the servers the table-size phase compares."""
+    specs = ours_specs(opts.ours_cmd, (1,), ("list",)) if opts.ours_cmd else []
+    if opts.baselines:
+        specs += [s for s in baseline_specs(opts.uvicorn_loop) if s.name == "driver"]
+    return specs
+
+
+def size_database(opts: Options, database: str, env: dict[str, str], rows: int) -> pg.Seed:
+    """The same users and tasks as every other size, then filler users' tasks up to ``rows``."""
+    seed = prepare(opts, database, env, max(1, opts.table_sizes_small // opts.tasks_per_user), 0)
+    dsn = pg.url(opts.pg_dsn, database)
+    present = pg.count_tasks(dsn)
+    if rows > present:
+        started = time.monotonic()
+        pg.grow(dsn, rows - present, opts.tasks_per_user)
+        took = time.monotonic() - started
+        print(f"{database}: grew to {pg.count_tasks(dsn):,} tasks in {took:.0f} s", flush=True)
+    return seed
+
+
+def table_size_phase(opts: Options, secret: str, work: Path, wrk_bin: str) -> list[Sample]:
+    """Both table sizes side by side, each with its own servers, runs interleaved."""
+    if opts.table_sizes is None or not size_specs(opts):
+        return []
+    databases = {rows: f"{opts.database}_{rows}" for rows in opts.table_sizes}
+    seeds = {}
+    for rows, database in databases.items():
+        seeds[rows] = size_database(
+            opts, database, server_env(secret, pg.url(opts.pg_dsn, database)), rows
+        )
+    seed = seeds[opts.table_sizes[0]]
+    data = {"list": tokens.write_data_file(work / "size-users.tsv", secret, seed.users)}
+    driver = measure.Driver(wrk_bin, data, opts.timeout, work / "wrk.log", lambda: None)
+    with ExitStack() as stack:
+        servers: list[Server] = []
+        for rows, database in databases.items():
+            env = server_env(secret, pg.url(opts.pg_dsn, database))
+            servers += start_all(stack, size_specs(opts), env, work, seed.users[0], secret, rows)
+        warm_up(driver, servers, ("list",), opts.warmup)
+        samples = measure.interleaved(
+            driver, servers, ("list",), opts.size_concurrency, opts.runs, opts.seconds
+        )
+    if not opts.keep_database:
+        for database in databases.values():
+            pg.drop_database(opts.pg_dsn, database)
+    return samples
+
+
+def settings_text(opts: Options, nofile: int) -> dict[str, str]:
+    sizes = "skipped"
+    if opts.table_sizes:
+        small, large = opts.table_sizes
+        at = ", ".join(f"{c:,}" for c in opts.size_concurrency)
+        sizes = f"{small:,} and {large:,} rows, list at c={at}"
+    return {
+        "runs": f"{opts.runs} interleaved (server order rotates each run), {opts.duration} s each "
+        f"({opts.duration_high} s at c >= {HIGH_CONCURRENCY}), {opts.warmup} s warm-up per server "
+        "and workload",
+        "concurrency": ", ".join(f"{c:,}" for c in opts.concurrency),
+        "wrk": f"1 thread, `--timeout {opts.timeout}`, `--latency`, ulimit -n {nofile}",
+        "seed": f"{opts.users:,} users x {opts.tasks_per_user} tasks + 1 user x "
+        f"{opts.big_user_tasks:,} tasks, COPY then VACUUM (ANALYZE); rows created by a write "
+        "workload are deleted after each run",
+        "table-size phase": sizes,
+        "baselines": f"uvicorn, 1 worker, `--loop {opts.uvicorn_loop}`, no access log",
+    }
+
+
+def write_outputs(
+    out: Path, rep: report.Report, samples: list[Sample], size_samples: list[Sample]
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    order = [s.name for s in rep.servers]
+    chart.draw(rep.rows, order, out / rep.chart_name, "Todo API: list 50 tasks and the mix")
+    report.write(rep, out / "benchmarks.md")
+    raw = [
+        {
+            **asdict(s.key),
+            "run": s.run,
+            **asdict(s.result),
+            "rps": s.result.rps,
+            "rss_tree_mb": s.rss_tree_mb,
+            "rss_process_mb": s.rss_process_mb,
+        }
+        for s in samples + size_samples
+    ]
+    (out / "benchmarks.json").write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    lock = procs.exclusive_run()
+    # SIGTERM unwinds like Ctrl-C, so every server started so far is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_before = machine.load_average()
+    nofile = procs.raise_nofile()
+    wrk_bin = wrk.ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="todo-bench-"))
+    out = opts.out_dir or (work / "out" if opts.smoke else REPO_ROOT / "docs")
+    print(f"work dir {work}, results to {out}", flush=True)
+
+    secret = tokens.new_secret()
+    dsn = pg.url(opts.pg_dsn, opts.database)
+    env = server_env(secret, dsn)
+    specs = ours_specs(opts.ours_cmd, opts.ours_workers, opts.workloads) if opts.ours_cmd else []
+    specs += baseline_specs(opts.uvicorn_loop) if opts.baselines else []
+    if not specs:
+        raise SystemExit("nothing to measure: --no-ours and --no-baselines")
+    seed = prepare(opts, opts.database, env, opts.users, opts.big_user_tasks)
+    data = {w: tokens.write_data_file(work / "users.tsv", secret, seed.users) for w in ("list",)}
+    data.update({w: data["list"] for w in ("get", "create", "toggle", "mix")})
+    if seed.big_user is not None:
+        data["list_big"] = tokens.write_data_file(work / "big-user.tsv", secret, [seed.big_user])
+    driver = measure.Driver(
+        wrk_bin, data, opts.timeout, work / "wrk.log", lambda: pg.reset_writes(dsn, seed.max_id)
+    )
+
+    with ExitStack() as stack:
+        servers = start_all(stack, specs, env, work, seed.users[0], secret)
+        warm_up(driver, servers, opts.workloads, opts.warmup)
+        samples = measure.interleaved(
+            driver, servers, opts.workloads, opts.concurrency, opts.runs, opts.seconds
+        )
+        try:
+            profiles = record_profiles(opts, driver, servers, work)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+            print(f"profile failed: {error}", flush=True)
+            profiles = []
+    try:
+        size_samples = table_size_phase(opts, secret, work, wrk_bin)
+    except (SystemExit, RuntimeError, OSError) as error:
+        # The main results are already measured: report them, and say what failed.
+        print(f"table-size phase failed: {error}", flush=True)
+        size_samples = []
+    if not opts.keep_database:
+        pg.drop_database(opts.pg_dsn, opts.database)
+
+    rows: dict[Key, Row] = summarize_all(samples)
+    size_rows = summarize_all(size_samples)
+    rep = report.Report(
+        command=["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)],
+        started=started,
+        settings=settings_text(opts, nofile),
+        machine=machine.describe(
+            pg.server_version(pg.url(opts.pg_dsn, "postgres")),
+            wrk.version(wrk_bin),
+            nofile,
+            load_before,
+        ),
+        servers=specs,
+        rows=rows,
+        size_rows=size_rows,
+        checks=targets.check(rows, size_rows),
+        profiles=profiles,
+        chart_name="benchmarks.png",
+    )
+    write_outputs(out, rep, samples, size_samples)
+    for check in rep.checks:
+        print(f"target: {check.target}: {check.measured} -> {check.met}", flush=True)
+    print(f"wrote {out / 'benchmarks.md'} and {out / rep.chart_name}; logs in {work}", flush=True)
+    lock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
