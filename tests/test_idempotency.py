@@ -157,3 +157,23 @@ def test_the_task_limit_is_a_clear_409_and_stores_nothing_more(
         again = client.post("/api/alice/tasks", json={"title": "again"}, headers=auth("alice"))
         assert again.status_code == 201
     assert len([row for row in api.rows() if row["user_id"] == "alice"]) == 3
+
+
+def test_a_refused_create_leaves_its_key_unused(api: Api, settings: Settings) -> None:
+    limited = settings.model_copy(update={"max_tasks_per_user": 1})
+    with TestClient(create_app(limited)) as client:
+        headers = auth("alice")
+        assert (
+            client.post("/api/alice/tasks", json={"title": "a"}, headers=headers).status_code == 201
+        )
+        refused = client.post(
+            "/api/alice/tasks", json={"title": "b"}, headers=headers | {"Idempotency-Key": "k"}
+        )
+        assert refused.status_code == 409
+        # The key's claim was rolled back with the create: nothing remembers the refusal.
+        assert key_rows(api) == []
+        client.delete(f"/api/alice/tasks/{api.rows()[0]['id']}", headers=headers)
+        retried = client.post(
+            "/api/alice/tasks", json={"title": "b"}, headers=headers | {"Idempotency-Key": "k"}
+        )
+        assert retried.status_code == 201

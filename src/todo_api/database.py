@@ -23,6 +23,7 @@ import logging
 import select
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Self
 
 import psycopg
@@ -217,7 +218,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-async def _request_connection(request: Request, atomic: bool) -> AsyncIterator[AsyncConnection]:
+@asynccontextmanager
+async def _lend_connection(request: Request, atomic: bool) -> AsyncIterator[AsyncConnection]:
     engine: AsyncEngine = request.app.state.engine
     try:
         # Taken now rather than at the first statement, so that waiting for the pool is measured.
@@ -241,12 +243,12 @@ async def _request_connection(request: Request, atomic: bool) -> AsyncIterator[A
 
 
 async def _autocommit_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async for connection in _request_connection(request, atomic=False):
+    async with _lend_connection(request, atomic=False) as connection:
         yield connection
 
 
 async def _transaction_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async for connection in _request_connection(request, atomic=True):
+    async with _lend_connection(request, atomic=True) as connection:
         yield connection
 
 
