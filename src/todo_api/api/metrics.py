@@ -1,6 +1,7 @@
 """GET /metrics for Prometheus: mounted only when METRICS_ENABLED, guarded by METRICS_TOKEN."""
 
 from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from todo_api import metrics
@@ -17,4 +18,4 @@ async def scrape(request: Request) -> Response:
     header = request.headers.get("authorization")
     if not metrics.authorized(header, token):
         raise InvalidToken if header else MissingToken
-    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
