@@ -2,6 +2,7 @@
 
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,3 +167,34 @@ def reset_writes(dsn: str, max_seed_id: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM tasks WHERE id > %s", (max_seed_id,))
         conn.execute("VACUUM (ANALYZE) tasks")
+
+
+LIST_SQL = (
+    "SELECT id, user_id, title, description, completed, created_at, updated_at "
+    "FROM tasks WHERE user_id = %s ORDER BY id"
+)
+
+
+@dataclass(frozen=True)
+class QueryTiming:
+    """The database's side of listing one user's tasks, without any Python server."""
+
+    rows: int
+    p50_ms: float
+    p95_ms: float
+    plan: str
+
+
+def time_list_query(dsn: str, uids: list[str], rows: int, repeats: int = 3000) -> QueryTiming:
+    """Time the contract's list query (prepared, one connection), users in rotation."""
+    timings: list[float] = []
+    with psycopg.connect(dsn) as conn:
+        plan_rows = conn.execute("EXPLAIN " + LIST_SQL, (uids[0],)).fetchall()
+        for i in range(repeats):
+            started = time.perf_counter()
+            conn.execute(LIST_SQL, (uids[i % len(uids)],), prepare=True).fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    nodes = [str(r[0]) for r in plan_rows if "cost=" in str(r[0])]
+    plan = " > ".join(n.strip().removeprefix("->").split("  (")[0].strip() for n in nodes)
+    return QueryTiming(rows, timings[len(timings) // 2], timings[int(len(timings) * 0.95)], plan)

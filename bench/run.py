@@ -138,10 +138,13 @@ def size_database(opts: Options, database: str, env: dict[str, str], rows: int) 
     return seed
 
 
-def table_size_phase(opts: Options, secret: str, work: Path, wrk_bin: str) -> list[Sample]:
-    """Both table sizes side by side, each with its own servers, runs interleaved."""
+def table_size_phase(
+    opts: Options, secret: str, work: Path, wrk_bin: str
+) -> tuple[list[Sample], list[pg.QueryTiming]]:
+    """Both table sizes side by side, each with its own servers, runs interleaved; and the
+    list query alone, timed against each database."""
     if opts.table_sizes is None or not size_specs(opts):
-        return []
+        return [], []
     databases = {rows: f"{opts.database}_{rows}" for rows in opts.table_sizes}
     seeds = {}
     for rows, database in databases.items():
@@ -149,6 +152,11 @@ def table_size_phase(opts: Options, secret: str, work: Path, wrk_bin: str) -> li
             opts, database, server_env(secret, pg.url(opts.pg_dsn, database)), rows
         )
     seed = seeds[opts.table_sizes[0]]
+    uids = [u.uid for u in seed.users]
+    timings = [
+        pg.time_list_query(pg.url(opts.pg_dsn, database), uids, rows)
+        for rows, database in databases.items()
+    ]
     data = {"list": tokens.write_data_file(work / "size-users.tsv", secret, seed.users)}
     driver = measure.Driver(wrk_bin, data, opts.timeout, work / "wrk.log", lambda: None)
     with ExitStack() as stack:
@@ -158,12 +166,12 @@ def table_size_phase(opts: Options, secret: str, work: Path, wrk_bin: str) -> li
             servers += start_all(stack, size_specs(opts), env, work, seed.users[0], secret, rows)
         warm_up(driver, servers, ("list",), opts.warmup)
         samples = measure.interleaved(
-            driver, servers, ("list",), opts.size_concurrency, opts.runs, opts.seconds
+            driver, servers, ("list",), opts.size_concurrency, opts.size_runs, opts.seconds
         )
     if not opts.keep_database:
         for database in databases.values():
             pg.drop_database(opts.pg_dsn, database)
-    return samples
+    return samples, timings
 
 
 def settings_text(opts: Options, nofile: int) -> dict[str, str]:
@@ -171,7 +179,7 @@ def settings_text(opts: Options, nofile: int) -> dict[str, str]:
     if opts.table_sizes:
         small, large = opts.table_sizes
         at = ", ".join(f"{c:,}" for c in opts.size_concurrency)
-        sizes = f"{small:,} and {large:,} rows, list at c={at}"
+        sizes = f"{small:,} and {large:,} rows, list at c={at}, {opts.size_runs} runs"
     return {
         "runs": f"{opts.runs} interleaved (server order rotates each run), {opts.duration} s each "
         f"({opts.duration_high} s at c >= {HIGH_CONCURRENCY}), {opts.warmup} s warm-up per server "
@@ -248,11 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"profile failed: {error}", flush=True)
             profiles = []
     try:
-        size_samples = table_size_phase(opts, secret, work, wrk_bin)
+        size_samples, timings = table_size_phase(opts, secret, work, wrk_bin)
     except (SystemExit, RuntimeError, OSError) as error:
         # The main results are already measured: report them, and say what failed.
         print(f"table-size phase failed: {error}", flush=True)
-        size_samples = []
+        size_samples, timings = [], []
     if not opts.keep_database:
         pg.drop_database(opts.pg_dsn, opts.database)
 
@@ -271,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         servers=specs,
         rows=rows,
         size_rows=size_rows,
+        query_timings=timings,
         checks=targets.check(rows, size_rows),
         profiles=profiles,
         chart_name="benchmarks.png",
