@@ -136,6 +136,8 @@ def _postgres_database() -> Iterator[str]:
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
+        # A server whose zone is not UTC (and not a whole hour off): answers must still be UTC.
+        connection.execute(text(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Asia/Kolkata'"))
     try:
         yield POSTGRES_URL.set(database=name, drivername="postgresql").render_as_string(
             hide_password=False

@@ -1,13 +1,16 @@
 """The task endpoints of SPEC.md: every operation, the owner's isolation, and the data rules."""
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, auth
 
-FIELDS = {"id", "user_id", "title", "description", "completed", "created_at", "updated_at"}
+# In the order every answer gives them.
+FIELDS = ("id", "user_id", "title", "description", "completed", "created_at", "updated_at")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 
 
 def parse_time(value: str) -> datetime:
@@ -31,7 +34,7 @@ def test_create_returns_the_stored_task(api: Api) -> None:
     )
     assert response.status_code == 201
     task = response.json()
-    assert set(task) == FIELDS
+    assert set(task) == set(FIELDS)
     assert task["title"] == "Buy milk"
     assert task["description"] == "two litres"
     assert task["completed"] is False
@@ -206,6 +209,7 @@ def test_other_users_path_is_forbidden(api: Api) -> None:
         "e\u0301 combining  a\u0308",
         "\u200f RTL mark and zero\u200bwidth",
         "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 outside the BMP",
+        'JSON\'s own: "quotes", back\\slash, /slash, new\nline, tab\t, bell\x07, unit\x1fsep',
     ],
 )
 def test_text_round_trips_exactly(api: Api, text: str) -> None:
@@ -219,6 +223,26 @@ def test_title_length_counts_characters_not_bytes(api: Api) -> None:
     assert api.create(title="é" * 200)["title"] == "é" * 200
     assert api.create(title="🎉" * 200)["title"] == "🎉" * 200
     assert api.create(description="🎉" * 1000)["description"] == "🎉" * 1000
+
+
+def test_every_answer_shows_a_task_the_same_way(api: Api) -> None:
+    """The database writes the JSON (task_json.py): the same bytes on both databases and from
+    every endpoint, timestamps in UTC with six fractional digits, `completed` a boolean."""
+    before = datetime.now(UTC)
+    created = api.create(description=None)
+    after = datetime.now(UTC)
+    path = f"/api/alice/tasks/{created['id']}"
+    toggled = api.client.patch(f"{path}/complete", headers=auth("alice")).json()
+    got = api.client.get(path, headers=auth("alice"))
+    listed = api.client.get("/api/alice/tasks", headers=auth("alice")).json()
+    assert listed == [got.json()] and got.json() == toggled
+    assert list(toggled) == list(FIELDS)
+    assert toggled["completed"] is True and created["completed"] is False
+    assert toggled["description"] is None
+    for field in ("created_at", "updated_at"):
+        assert TIMESTAMP.fullmatch(toggled[field]), toggled[field]
+    assert before <= parse_time(created["created_at"]) <= after
+    assert parse_time(toggled["updated_at"]) >= parse_time(created["updated_at"])
 
 
 def test_timestamps_are_utc_with_offset(api: Api) -> None:

@@ -2,8 +2,8 @@
 
 A request that runs one statement (every read, update, toggle and delete) runs it in autocommit:
 one round trip, no BEGIN and COMMIT around it; the statement is atomic by itself. A request that
-needs several statements to hold together (a create, with its idempotency key) asks for
-`TransactionDep`: they commit together before the response is sent, or not at all.
+needs several statements to hold together (a create, with its idempotency key) uses
+`Database.run_atomic`: they commit together before the response is sent, or not at all.
 
 PostgreSQL connections are made for the way the service is deployed (Neon, often behind its
 PgBouncer pooler in transaction mode), all without blocking the event loop:
@@ -22,28 +22,28 @@ import asyncio
 import logging
 import select
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, Self
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, Concatenate, ParamSpec, Self, TypeVar
 
 import psycopg
 from fastapi import Depends, Request
 from psycopg.errors import QueryCanceled
 from sqlalchemy import event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from todo_api.errors import DatabaseTimeout
 from todo_api.metrics import DB_WAITING
 from todo_api.settings import DatabaseURL, Settings
 
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Connection failures that waiting does not cure: retrying them would only delay the answer.
 _PERMANENT_FAILURES = (
@@ -218,41 +218,61 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
-@asynccontextmanager
-async def _lend_connection(request: Request, atomic: bool) -> AsyncIterator[AsyncConnection]:
-    engine: AsyncEngine = request.app.state.engine
-    try:
-        # Taken now rather than at the first statement, so that waiting for the pool is measured.
-        with DB_WAITING.track_inprogress():
-            connection = await engine.connect()
+class Database:
+    """The one way a request reaches the database.
+
+    `run(work, ...)` runs `work`, plain SQLAlchemy Core on a pooled `Connection`, in autocommit.
+    `run_atomic(work, ...)` runs it in a transaction that commits when `work` returns (before the
+    answer is sent, so a 2xx always means "stored") and rolls back when it raises.
+
+    `work` is synchronous code: checkout, statements and return to the pool run in one greenlet,
+    where `AsyncConnection` spends one per call (connect, execute, close). In the profile that
+    was a fifth of a list request's time in the database layer.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sync_engine = engine.sync_engine
+        self._isolation = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
+
+    async def run(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._spawn(partial(self._autocommit, lambda c: work(c, *args, **kwargs)))
+
+    async def run_atomic(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._spawn(partial(self._atomic, lambda c: work(c, *args, **kwargs)))
+
+    async def _spawn(self, body: Callable[[], T]) -> T:
         try:
-            if not atomic:
-                yield connection
-                return
-            isolation = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
-            await connection.execution_options(isolation_level=isolation)
-            async with connection.begin():
-                yield connection
-        finally:
-            await connection.close()
-    except OperationalError as exc:
-        if isinstance(exc.orig, QueryCanceled):
-            logger.warning("database statement timed out: %s", exc.orig)
-            raise DatabaseTimeout from exc
-        raise
+            return await greenlet_spawn(body)
+        except OperationalError as exc:
+            if isinstance(exc.orig, QueryCanceled):
+                logger.warning("database statement timed out: %s", exc.orig)
+                raise DatabaseTimeout from exc
+            raise
+
+    def _connect(self) -> Connection:
+        with DB_WAITING.track_inprogress():
+            return self._sync_engine.connect()
+
+    def _autocommit(self, work: Callable[[Connection], T]) -> T:
+        with self._connect() as connection:
+            return work(connection)
+
+    def _atomic(self, work: Callable[[Connection], T]) -> T:
+        with self._connect() as connection:
+            connection.execution_options(isolation_level=self._isolation)
+            with connection.begin():
+                return work(connection)
 
 
-async def _autocommit_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with _lend_connection(request, atomic=False) as connection:
-        yield connection
+async def _database(request: Request) -> Database:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
+    database: Database = request.app.state.database
+    return database
 
 
-async def _transaction_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with _lend_connection(request, atomic=True) as connection:
-        yield connection
-
-
-# scope="function": the connection goes back (and a transaction commits) before the response is
-# sent, so a 2xx always means "stored".
-ConnectionDep = Annotated[AsyncConnection, Depends(_autocommit_connection, scope="function")]
-TransactionDep = Annotated[AsyncConnection, Depends(_transaction_connection, scope="function")]
+DatabaseDep = Annotated[Database, Depends(_database)]

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from todo_api.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -25,7 +24,7 @@ from todo_api.schemas import TaskCreate
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
     status_code: int
-    body: bytes
+    body: str
 
 
 def fingerprint(body: TaskCreate) -> str:
@@ -38,19 +37,19 @@ def _this_key(user_id: str, key: str) -> ColumnElement[bool]:
     return (col(IdempotencyKey.user_id) == user_id) & (col(IdempotencyKey.key) == key)
 
 
-async def claim(
-    connection: AsyncConnection, user_id: str, key: str, request_hash: str, ttl: timedelta
+def claim(
+    connection: Connection, user_id: str, key: str, request_hash: str, ttl: timedelta
 ) -> StoredAnswer | None:
     """Claims the key for this request (None), or returns the answer stored under it."""
     now = datetime.now(UTC)
     expired = now - ttl
-    await connection.execute(
+    connection.execute(
         delete(IdempotencyKey).where(
             col(IdempotencyKey.user_id) == user_id, col(IdempotencyKey.created_at) < expired
         )
     )
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    claimed = await connection.execute(
+    claimed = connection.execute(
         dialect.insert(IdempotencyKey)
         .values(user_id=user_id, key=key, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing()
@@ -59,7 +58,7 @@ async def claim(
     if claimed.first() is not None:
         return None
     existing = (
-        await connection.execute(
+        connection.execute(
             select(
                 col(IdempotencyKey.request_hash),
                 col(IdempotencyKey.status_code),
@@ -72,14 +71,12 @@ async def claim(
     if existing is None or existing.status_code is None or existing.response_body is None:
         # Only seen if the key's row changed between our two statements: a retry settles it.
         raise IdempotencyKeyInProgress
-    return StoredAnswer(existing.status_code, existing.response_body.encode())
+    return StoredAnswer(existing.status_code, existing.response_body)
 
 
-async def remember(
-    connection: AsyncConnection, user_id: str, key: str, status_code: int, body: bytes
-) -> None:
-    await connection.execute(
+def remember(connection: Connection, user_id: str, key: str, status_code: int, body: str) -> None:
+    connection.execute(
         update(IdempotencyKey)
         .where(_this_key(user_id, key))
-        .values(status_code=status_code, response_body=body.decode())
+        .values(status_code=status_code, response_body=body)
     )

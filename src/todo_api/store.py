@@ -1,16 +1,16 @@
 """Where tasks are stored and read. Every statement starts from one owner's tasks.
 
-Each operation is one statement (writes use RETURNING), and reads select plain columns rather
-than building ORM objects: the rows go straight to JSON.
+Each operation is one statement (writes use RETURNING), and every statement that answers with
+tasks has the database build their JSON (`task_json`): what it returns is the response body.
 """
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     bindparam,
     delete,
     func,
@@ -21,32 +21,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from todo_api.models import Task
 from todo_api.schemas import TaskCreate, TaskUpdate
+from todo_api.task_json import DIALECTS, task_array, task_object
 
-TaskRow = dict[str, Any]
-
-COLUMNS = (
-    col(Task.id),
-    col(Task.user_id),
-    col(Task.title),
-    col(Task.description),
-    col(Task.completed),
-    col(Task.created_at),
-    col(Task.updated_at),
-)
-
-
-# The JSON field names, in the order of COLUMNS: rows are zipped with them, which is several
-# times cheaper than going through SQLAlchemy's row mappings.
-FIELDS = tuple(select(*COLUMNS).selected_columns.keys())
-
-
-def _as_dict(row: Sequence[Any]) -> TaskRow:
-    return dict(zip(FIELDS, row, strict=True))
+# One task, or a list of them, as JSON text: the body of the answer.
+TaskJSON = str
 
 
 def owned_by(user_id: str | BindParameter[str]) -> ColumnElement[bool]:
@@ -59,26 +41,29 @@ def one_of(
     return (col(Task.id) == task_id) & owned_by(user_id)
 
 
-# The two reads are built once, with bound parameters: building a statement per request costs
-# more than a fifth of the read's time in Python.
-_LIST = select(*COLUMNS).where(owned_by(bindparam("user_id"))).order_by(col(Task.id))
-_GET = select(*COLUMNS).where(one_of(bindparam("user_id"), bindparam("task_id")))
+# The two reads are built once per database, with bound parameters: building a statement per
+# request costs more than a fifth of the read's time in Python.
+_LIST = {name: task_array(name, owned_by(bindparam("user_id"))) for name in DIALECTS}
+_GET = {
+    name: select(task_object(name)).where(one_of(bindparam("user_id"), bindparam("task_id")))
+    for name in DIALECTS
+}
 
 
-async def list_tasks(connection: AsyncConnection, user_id: str) -> list[TaskRow]:
-    result = await connection.execute(_LIST, {"user_id": user_id})
-    return [_as_dict(row) for row in result]
+def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
+    result = connection.execute(_LIST[connection.dialect.name], {"user_id": user_id})
+    return str(result.scalar_one())
 
 
-async def get_task(connection: AsyncConnection, user_id: str, task_id: int) -> TaskRow | None:
-    result = await connection.execute(_GET, {"user_id": user_id, "task_id": task_id})
-    row = result.first()
-    return None if row is None else _as_dict(row)
+def get_task(connection: Connection, user_id: str, task_id: int) -> TaskJSON | None:
+    statement = _GET[connection.dialect.name]
+    result = connection.execute(statement, {"user_id": user_id, "task_id": task_id})
+    return result.scalar_one_or_none()
 
 
-async def create_task(
-    connection: AsyncConnection, user_id: str, data: TaskCreate, *, limit: int
-) -> TaskRow | None:
+def create_task(
+    connection: Connection, user_id: str, data: TaskCreate, *, limit: int
+) -> TaskJSON | None:
     """The new task, or None when the user already holds `limit` tasks.
 
     The count and the insert are one statement, so the limit costs no extra round trip.
@@ -97,36 +82,41 @@ async def create_task(
     row = select(
         *(literal(value, columns[name].type).label(name) for name, value in values.items())
     ).where(held < limit)
-    statement = insert(Task).from_select(list(values), row).returning(*COLUMNS)
-    result = await connection.execute(statement)
-    created = result.first()
-    return None if created is None else _as_dict(created)
+    statement = (
+        insert(Task).from_select(list(values), row).returning(task_object(connection.dialect.name))
+    )
+    result = connection.execute(statement)
+    return result.scalar_one_or_none()
 
 
-async def replace_task(
-    connection: AsyncConnection, user_id: str, task_id: int, data: TaskUpdate
-) -> TaskRow | None:
+def replace_task(
+    connection: Connection, user_id: str, task_id: int, data: TaskUpdate
+) -> TaskJSON | None:
     changes = data.model_dump(exclude_unset=True)
     changes["updated_at"] = datetime.now(UTC)
-    return await _update(connection, user_id, task_id, changes)
+    return _update(connection, user_id, task_id, changes)
 
 
-async def toggle_task(connection: AsyncConnection, user_id: str, task_id: int) -> TaskRow | None:
+def toggle_task(connection: Connection, user_id: str, task_id: int) -> TaskJSON | None:
     # Flipped by the database in one statement, so concurrent toggles never lose one another.
     changes = {"completed": not_(col(Task.completed)), "updated_at": datetime.now(UTC)}
-    return await _update(connection, user_id, task_id, changes)
+    return _update(connection, user_id, task_id, changes)
 
 
-async def delete_task(connection: AsyncConnection, user_id: str, task_id: int) -> bool:
+def delete_task(connection: Connection, user_id: str, task_id: int) -> bool:
     statement = delete(Task).where(one_of(user_id, task_id)).returning(col(Task.id))
-    result = await connection.execute(statement)
+    result = connection.execute(statement)
     return result.first() is not None
 
 
-async def _update(
-    connection: AsyncConnection, user_id: str, task_id: int, changes: dict[str, Any]
-) -> TaskRow | None:
-    statement = update(Task).where(one_of(user_id, task_id)).values(changes).returning(*COLUMNS)
-    result = await connection.execute(statement)
-    row = result.first()
-    return None if row is None else _as_dict(row)
+def _update(
+    connection: Connection, user_id: str, task_id: int, changes: dict[str, Any]
+) -> TaskJSON | None:
+    statement = (
+        update(Task)
+        .where(one_of(user_id, task_id))
+        .values(changes)
+        .returning(task_object(connection.dialect.name))
+    )
+    result = connection.execute(statement)
+    return result.scalar_one_or_none()

@@ -1,11 +1,11 @@
 """Probes for load balancers and orchestrators; no token needed."""
 
 from fastapi import APIRouter
-from sqlalchemy import literal
+from sqlalchemy import Connection, literal
 from sqlmodel import select
 
 from todo_api.api.rendering import error_responses
-from todo_api.database import ConnectionDep
+from todo_api.database import DatabaseDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -16,6 +16,10 @@ async def alive() -> dict[str, str]:
 
 
 @router.get("/ready", summary="The database answers", responses=error_responses(503))
-async def ready(db: ConnectionDep) -> dict[str, str]:
-    await db.execute(select(literal(1)))
+async def ready(db: DatabaseDep) -> dict[str, str]:
+    await db.run(_ping)
     return {"status": "ready"}
+
+
+def _ping(connection: Connection) -> None:
+    connection.execute(select(literal(1)))

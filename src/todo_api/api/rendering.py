@@ -1,8 +1,7 @@
-"""How routes answer: JSON bytes straight from database rows, and documented error answers."""
+"""How routes answer: JSON text as the database built it, and documented error answers."""
 
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
 from todo_api.schemas import ErrorBody
@@ -19,13 +18,10 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-class JSONBytes(Response):
-    """Serialises with orjson: datetimes become ISO-8601 with their UTC offset."""
+class JSONText(Response):
+    """An answer whose JSON is already written (by the database, see `task_json`)."""
 
     media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,17 +1,18 @@
 """The task endpoints. Authentication and ownership are checked by OwnerRoute before anything
-else; each handler validates its input, runs one statement from `store`, and answers."""
+else; each handler validates its input, runs one statement from `store` (a create: a few, in
+one transaction), and answers with the JSON the database built."""
 
 from datetime import timedelta
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Path, Request, status
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from todo_api import idempotency, store
-from todo_api.api.rendering import JSONBytes, error_responses
+from todo_api.api.rendering import JSONText, error_responses
 from todo_api.auth.guard import CurrentUser, OwnerRoute
-from todo_api.database import ConnectionDep, TransactionDep
+from todo_api.database import DatabaseDep
 from todo_api.errors import TaskLimitReached, TaskNotFound
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import TaskCreate, TaskPublic, TaskUpdate
@@ -44,8 +45,8 @@ WITH_BODY = error_responses(413)
 
 
 @router.get("", response_model=list[TaskPublic], summary="List the caller's tasks")
-async def list_tasks(user_id: UserId, owner: CurrentUser, db: ConnectionDep) -> Response:
-    return JSONBytes(await store.list_tasks(db, owner))
+async def list_tasks(user_id: UserId, owner: CurrentUser, db: DatabaseDep) -> Response:
+    return JSONText(await db.run(store.list_tasks, owner))
 
 
 @router.post(
@@ -60,35 +61,38 @@ async def create_task(
     user_id: UserId,
     body: TaskCreate,
     owner: CurrentUser,
-    db: TransactionDep,
+    db: DatabaseDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    if idempotency_key is not None:
+    return await db.run_atomic(_create, owner, body, idempotency_key, settings)
+
+
+def _create(
+    connection: Connection, owner: str, body: TaskCreate, key: str | None, settings: Settings
+) -> Response:
+    """The key's claim, the insert and the stored answer commit together, or not at all: a
+    refused create (409) leaves the key unused."""
+    if key is not None:
         ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
-        request_hash = idempotency.fingerprint(body)
-        stored = await idempotency.claim(db, owner, idempotency_key, request_hash, ttl)
+        stored = idempotency.claim(connection, owner, key, idempotency.fingerprint(body), ttl)
         if stored is not None:
-            return Response(
-                stored.body,
-                stored.status_code,
-                headers={"Idempotent-Replayed": "true"},
-                media_type="application/json",
+            return JSONText(
+                stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
             )
-    task = await store.create_task(db, owner, body, limit=settings.max_tasks_per_user)
+    task = store.create_task(connection, owner, body, limit=settings.max_tasks_per_user)
     if task is None:
         raise TaskLimitReached
-    content = orjson.dumps(task)
-    if idempotency_key is not None:
-        await idempotency.remember(db, owner, idempotency_key, 201, content)
-    return Response(content, status.HTTP_201_CREATED, media_type="application/json")
+    if key is not None:
+        idempotency.remember(connection, owner, key, status.HTTP_201_CREATED, task)
+    return JSONText(task, status.HTTP_201_CREATED)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND, summary="Get a task")
 async def get_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
 ) -> Response:
-    return _found(await store.get_task(db, owner, task_id))
+    return _found(await db.run(store.get_task, owner, task_id))
 
 
 @router.put(
@@ -103,9 +107,9 @@ async def update_task(
     task_id: TaskId,
     body: TaskUpdate,
     owner: CurrentUser,
-    db: ConnectionDep,
+    db: DatabaseDep,
 ) -> Response:
-    return _found(await store.replace_task(db, owner, task_id, body))
+    return _found(await db.run(store.replace_task, owner, task_id, body))
 
 
 @router.delete(
@@ -116,9 +120,9 @@ async def update_task(
     summary="Delete a task for good",
 )
 async def delete_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
 ) -> Response:
-    if not await store.delete_task(db, owner, task_id):
+    if not await db.run(store.delete_task, owner, task_id):
         raise TaskNotFound
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -130,12 +134,12 @@ async def delete_task(
     summary="Flip a task's `completed`",
 )
 async def toggle_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: ConnectionDep
+    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
 ) -> Response:
-    return _found(await store.toggle_task(db, owner, task_id))
+    return _found(await db.run(store.toggle_task, owner, task_id))
 
 
-def _found(task: store.TaskRow | None) -> Response:
+def _found(task: store.TaskJSON | None) -> Response:
     if task is None:
         raise TaskNotFound
-    return JSONBytes(task)
+    return JSONText(task)
