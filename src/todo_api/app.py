@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        metrics.track_pool(engine)
-        app.state.database = Database(engine)
+        if settings.metrics_enabled:
+            metrics.track_pool(engine)
+        app.state.database = Database(engine, metrics=settings.metrics_enabled)
         try:
             async with token_verifier.running():  # the JWKS client, when BETTER_AUTH_URL is set
                 yield
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: CORS headers reach every answer, errors included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=settings.metrics_enabled)
     app.add_middleware(
         OriginOnlyCORSMiddleware,
         allow_origins=settings.allowed_origins,

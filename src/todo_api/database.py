@@ -23,6 +23,7 @@ import logging
 import select
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Annotated, Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -230,8 +231,11 @@ class Database:
     was a fifth of a list request's time in the database layer.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, metrics: bool) -> None:
         self.engine = engine
+        self._waiting: AbstractContextManager[object] = (
+            DB_WAITING.track_inprogress() if metrics else nullcontext()
+        )
         self._sync_engine = engine.sync_engine
         self._isolation = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
 
@@ -255,7 +259,7 @@ class Database:
             raise
 
     def _connect(self) -> Connection:
-        with DB_WAITING.track_inprogress():
+        with self._waiting:
             return self._sync_engine.connect()
 
     def _autocommit(self, work: Callable[[Connection], T]) -> T:

@@ -5,13 +5,13 @@ one transaction), and answers with the JSON the database built."""
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Request, status
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from todo_api import idempotency, store
 from todo_api.api.rendering import JSONText, error_responses
-from todo_api.auth.guard import CurrentUser, OwnerRoute
+from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import TaskLimitReached, TaskNotFound
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
@@ -22,9 +22,11 @@ router = APIRouter(
     prefix="/api/{user_id}/tasks",
     tags=["tasks"],
     route_class=OwnerRoute,
+    dependencies=[Depends(bearer_scheme)],
     responses=error_responses(401, 403, 422, 500, 503),
 )
 
+# OwnerRoute has checked that this is the token's user before the handler runs.
 UserId = Annotated[
     str, Path(max_length=USER_ID_MAX, description="The signed-in user's id: the token's `sub`")
 ]
@@ -45,8 +47,8 @@ WITH_BODY = error_responses(413)
 
 
 @router.get("", response_model=list[TaskPublic], summary="List the caller's tasks")
-async def list_tasks(user_id: UserId, owner: CurrentUser, db: DatabaseDep) -> Response:
-    return JSONText(await db.run(store.list_tasks, owner))
+async def list_tasks(user_id: UserId, db: DatabaseDep) -> Response:
+    return JSONText(await db.run(store.list_tasks, user_id))
 
 
 @router.post(
@@ -60,12 +62,11 @@ async def create_task(
     request: Request,
     user_id: UserId,
     body: TaskCreate,
-    owner: CurrentUser,
     db: DatabaseDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
-    return await db.run_atomic(_create, owner, body, idempotency_key, settings)
+    return await db.run_atomic(_create, user_id, body, idempotency_key, settings)
 
 
 def _create(
@@ -89,10 +90,8 @@ def _create(
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND, summary="Get a task")
-async def get_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
-) -> Response:
-    return _found(await db.run(store.get_task, owner, task_id))
+async def get_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
+    return _found(await db.run(store.get_task, user_id, task_id))
 
 
 @router.put(
@@ -106,10 +105,9 @@ async def update_task(
     user_id: UserId,
     task_id: TaskId,
     body: TaskUpdate,
-    owner: CurrentUser,
     db: DatabaseDep,
 ) -> Response:
-    return _found(await db.run(store.replace_task, owner, task_id, body))
+    return _found(await db.run(store.replace_task, user_id, task_id, body))
 
 
 @router.delete(
@@ -119,10 +117,8 @@ async def update_task(
     responses=NOT_FOUND,
     summary="Delete a task for good",
 )
-async def delete_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
-) -> Response:
-    if not await db.run(store.delete_task, owner, task_id):
+async def delete_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
+    if not await db.run(store.delete_task, user_id, task_id):
         raise TaskNotFound
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -133,10 +129,8 @@ async def delete_task(
     responses=NOT_FOUND,
     summary="Flip a task's `completed`",
 )
-async def toggle_task(
-    user_id: UserId, task_id: TaskId, owner: CurrentUser, db: DatabaseDep
-) -> Response:
-    return _found(await db.run(store.toggle_task, owner, task_id))
+async def toggle_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
+    return _found(await db.run(store.toggle_task, user_id, task_id))
 
 
 def _found(task: store.TaskJSON | None) -> Response:

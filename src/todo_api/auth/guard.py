@@ -3,19 +3,19 @@ request gets 401 (and a request for another user's path 403) whatever it sends."
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from todo_api.auth.tokens import KeysUnavailable, Principal, TokenRejected, TokenVerifier
 from todo_api.errors import AuthKeysUnavailable, Forbidden, InvalidToken, MissingToken
 
 logger = logging.getLogger(__name__)
 
-# Declared on every owner route so that /docs offers the "Authorize" button; the check itself
-# is done by OwnerRoute, before the body is read.
+# Declared on the owner routes' router so that /docs offers the "Authorize" button; the check
+# itself is done by OwnerRoute, before the body is read.
 bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="BetterAuthBearer",
@@ -43,7 +43,8 @@ async def authenticate(request: Request) -> Principal:
 
 
 class OwnerRoute(APIRoute):
-    """A route under /api/{user_id}/: only that user's valid token may call it."""
+    """A route under /api/{user_id}/: only that user's valid token may call it. Its handler can
+    take the path's `user_id` as the caller: a token for anyone else got 403 before it ran."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -56,15 +57,3 @@ class OwnerRoute(APIRoute):
             return await handler(request)
 
         return owner_only
-
-
-async def _current_user(
-    request: Request,
-    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> str:
-    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
-    principal: Principal = request.state.principal
-    return principal.user_id
-
-
-CurrentUser = Annotated[str, Depends(_current_user)]
