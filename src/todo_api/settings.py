@@ -40,8 +40,10 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096)
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # A fixed pool by default: under load, overflow connections were opened and closed again
+    # and again, which cost a fifth of the throughput at 100 concurrent clients.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     # A new connection that fails (refused, starting up: Neon waking) is retried this long.
