@@ -66,14 +66,17 @@ async def create_task(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
+    if idempotency_key is None:
+        # One statement, atomic by itself: no transaction, one round trip instead of three.
+        return await db.run(_create, user_id, body, None, settings)
     return await db.run_atomic(_create, user_id, body, idempotency_key, settings)
 
 
 def _create(
     connection: Connection, owner: str, body: TaskCreate, key: str | None, settings: Settings
 ) -> Response:
-    """The key's claim, the insert and the stored answer commit together, or not at all: a
-    refused create (409) leaves the key unused."""
+    """With a key, run in a transaction: the key's claim, the insert and the stored answer commit
+    together, or not at all, so a refused create (409) leaves the key unused."""
     if key is not None:
         ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
         stored = idempotency.claim(connection, owner, key, idempotency.fingerprint(body), ttl)
