@@ -77,6 +77,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         database.async_url,
         hide_parameters=True,
         isolation_level="AUTOCOMMIT",
+        # SQLAlchemy still calls rollback() when a connection goes back; in autocommit there is
+        # nothing to roll back, and the call cost 3 % of a list request.
+        skip_autocommit_rollback=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
