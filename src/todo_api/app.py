@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         if settings.metrics_enabled:
             metrics.track_pool(engine)
-        app.state.database = Database(engine, metrics=settings.metrics_enabled)
+        app.state.database = Database(engine, settings)
         try:
             async with token_verifier.running():  # the JWKS client, when BETTER_AUTH_URL is set
                 yield

@@ -249,3 +249,41 @@ def test_sigterm_finishes_accepted_requests_refuses_new_ones_and_exits(infra: In
             (task["id"],),
         ).fetchone()
     assert row == ("after", True, True)  # the whole update, not a part of it
+
+
+def test_a_request_that_finds_no_free_connection_waits_then_gets_503(infra: Infra) -> None:
+    cluster = migrated_cluster(infra)
+    service = infra.service(
+        cluster.url(), DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT_SECONDS="1"
+    )
+    client = httpx.Client(base_url=service.url, headers=auth("busy"), timeout=30)
+    task = client.post("/api/busy/tasks", json={"title": "locked"}).json()
+    path = f"/api/busy/tasks/{task['id']}"
+
+    with psycopg.connect(cluster.url()) as locker, ThreadPoolExecutor(1) as background:
+        locker.execute("SELECT * FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+        # This PUT takes the only connection and waits on the row lock.
+        other = httpx.Client(base_url=service.url, headers=auth("busy"), timeout=30)
+        stuck = background.submit(other.put, path, json={"title": "after the lock"})
+        for _ in range(100):
+            count = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            if locker.execute(count).fetchone() == (1,):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the PUT never reached the database")
+
+        started = time.monotonic()
+        response = client.get("/api/busy/tasks")
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert response.json() == UNAVAILABLE
+        assert 0.9 < elapsed < 5, elapsed
+
+        locker.rollback()
+        assert stuck.result(timeout=10).status_code == 200
+
+    # The connection came back: the next requests are served.
+    [stored] = client.get("/api/busy/tasks").json()
+    assert stored["title"] == "after the lock"
+    assert "no database connection free after DB_POOL_TIMEOUT_SECONDS=1" in service.log()
