@@ -14,13 +14,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from todo_api.metrics import JWKS_REFRESHES
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +153,10 @@ class JwksKeys:
     async def open(self) -> AsyncIterator[None]:
         """The HTTP client for the app's lifetime. The keys are fetched once at start; a JWKS
         that cannot be reached then is a warning, not a failure (it is retried when needed)."""
+        # Imported here: a service that verifies with the shared secret only never loads an HTTP
+        # client (httpx and what it imports: about 5 MB of every worker's memory).
+        import httpx
+
         async with httpx.AsyncClient(
             timeout=self._timeout,
             follow_redirects=False,
@@ -243,8 +249,6 @@ class JwksKeys:
                 body = await self._download(self._client)
         except TimeoutError:
             raise _FetchFailed(f"no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise _FetchFailed(type(exc).__name__) from None
         try:
             document = json.loads(body)
         except ValueError:
@@ -261,13 +265,18 @@ class JwksKeys:
         self._last_fetch_failed = False
         logger.info("fetched %d key(s) from %s", sum(map(len, keys.values())), self.url)
 
-    async def _download(self, client: httpx.AsyncClient) -> bytes:
-        async with client.stream("GET", self.url) as response:
-            if response.status_code != 200:
-                raise _FetchFailed(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise _FetchFailed(f"larger than {MAX_JWKS_BYTES} bytes")
-            return bytes(body)
+    async def _download(self, client: "httpx.AsyncClient") -> bytes:
+        import httpx  # loaded by open() already
+
+        try:
+            async with client.stream("GET", self.url) as response:
+                if response.status_code != 200:
+                    raise _FetchFailed(f"HTTP {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise _FetchFailed(f"larger than {MAX_JWKS_BYTES} bytes")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise _FetchFailed(type(exc).__name__) from None
