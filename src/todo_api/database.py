@@ -237,7 +237,6 @@ class Database:
     """
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
-        self.engine = engine
         self._sync_engine = engine.sync_engine
         self._isolation = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
         # One slot per connection the pool can lend. A request beyond them waits here, as one
