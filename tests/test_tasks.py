@@ -226,8 +226,9 @@ def test_title_length_counts_characters_not_bytes(api: Api) -> None:
 
 
 def test_every_answer_shows_a_task_the_same_way(api: Api) -> None:
-    """The database writes the JSON (task_json.py): the same bytes on both databases and from
-    every endpoint, timestamps in UTC with six fractional digits, `completed` a boolean."""
+    """The database writes the JSON (task_json.py): the same fields, order and formats on both
+    databases and from every endpoint, timestamps in UTC with six fractional digits, `completed`
+    a boolean."""
     before = datetime.now(UTC)
     created = api.create(description=None)
     after = datetime.now(UTC)

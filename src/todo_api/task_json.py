@@ -5,8 +5,9 @@ Why in the database: a list answer is then one text value that the service passe
 instead of 350 values converted to Python objects, tagged with time zones and encoded back to
 JSON, which was about a sixth of a list request's time in the profile (docs/benchmarks.md).
 
-Both databases give the same bytes: keys in the order below, timestamps in UTC as
-`YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six fractional digits), `completed` as a JSON boolean.
+Both databases give the same JSON (PostgreSQL spaces it as `"id" : 1`, SQLite as `"id":1`): keys
+in the order below, timestamps in UTC as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six
+fractional digits), `completed` as a JSON boolean.
 """
 
 from typing import Any
