@@ -1,7 +1,7 @@
 """Test fixtures. Every API test runs twice: on SQLite and on a real PostgreSQL.
 
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server with trust auth). Each run
-creates a database of its own, migrates it once, and empties `tasks` before every test. When the
+creates a database of its own, migrates it once, and empties every table before every test. When the
 server cannot be reached the PostgreSQL half is left out and one test says so as a skip, unless
 REQUIRE_POSTGRES=1, which stops the run with that reason instead.
 """
@@ -17,13 +17,13 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
 from todo_api.app import create_app
 from todo_api.migrate import upgrade
-from todo_api.models import Task
 from todo_api.settings import DatabaseURL, Settings
 
 SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
@@ -128,7 +128,7 @@ class Api:
             return [dict(row) for row in result.mappings()]
 
 
-def _postgres_database() -> Iterator[str]:
+def new_postgres_database() -> Iterator[str]:
     """A new, empty database on the test server, dropped afterwards."""
     admin = create_engine(
         POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
@@ -155,7 +155,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'todo.db'}"
         return
-    yield from _postgres_database()
+    yield from new_postgres_database()
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +182,10 @@ def running_api(settings: Settings) -> Iterator[Api]:
 
 @pytest.fixture
 def api(running_api: Api) -> Api:
+    """The running app with every table empty."""
     with running_api.engine.begin() as connection:
-        connection.execute(delete(Task))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
     return running_api
 
 

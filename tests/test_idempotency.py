@@ -1,6 +1,5 @@
 """Nothing doubled: Idempotency-Key on create, atomic toggles, and the per-user task limit."""
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,13 +21,6 @@ def key_rows(api: Api) -> list[dict[str, Any]]:
     with api.engine.connect() as connection:
         result = connection.execute(text("SELECT * FROM idempotency_keys ORDER BY user_id"))
         return [dict(row) for row in result.mappings()]
-
-
-@pytest.fixture(autouse=True)
-def _no_keys_left(api: Api) -> Iterator[None]:
-    with api.engine.begin() as connection:
-        connection.execute(text("DELETE FROM idempotency_keys"))
-    yield
 
 
 def test_a_retried_create_returns_the_first_answer(api: Api) -> None:
@@ -177,3 +169,23 @@ def test_a_refused_create_leaves_its_key_unused(api: Api, settings: Settings) ->
             "/api/alice/tasks", json={"title": "b"}, headers=headers | {"Idempotency-Key": "k"}
         )
         assert retried.status_code == 201
+
+
+@pytest.mark.parametrize("with_keys", [False, True], ids=["plain", "idempotency-keys"])
+def test_the_task_limit_holds_under_concurrent_creates(
+    api: Api, settings: Settings, with_keys: bool
+) -> None:
+    """50 parallel creates against room for 5 store exactly 5, and answer 5 times 201."""
+    limited = settings.model_copy(update={"max_tasks_per_user": 5})
+    with TestClient(create_app(limited)) as client:
+        api.create("alice", "already there")
+
+        def create(n: int) -> int:
+            headers = auth("alice") | ({"Idempotency-Key": f"k{n}"} if with_keys else {})
+            response = client.post("/api/alice/tasks", json={"title": f"t{n}"}, headers=headers)
+            return int(response.status_code)
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            statuses = list(pool.map(create, range(50)))
+    assert sorted(statuses) == [201] * 4 + [409] * 46
+    assert len(api.rows()) == 5

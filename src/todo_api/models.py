@@ -56,6 +56,21 @@ class Task(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Owner(SQLModel, table=True):
+    """One row per user who has held a task: how many tasks they hold now.
+
+    Triggers on `tasks` (migration 0003) keep `tasks` right on every insert and delete, whatever
+    statement makes them. A create checks the limit against this row, not against a count of
+    the user's tasks: concurrent creates of one user queue on it (PostgreSQL row lock, SQLite's
+    write lock), while a count under READ COMMITTED cannot see rows not yet committed.
+    """
+
+    __tablename__ = "owners"
+
+    user_id: str = Field(max_length=USER_ID_MAX, primary_key=True)
+    tasks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
 class IdempotencyKey(SQLModel, table=True):
     """A create retried with the same `Idempotency-Key` gets this stored answer, not a new task."""
 

@@ -1,0 +1,58 @@
+"""Migrations bring an existing database forward with every row kept, on both databases."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from tests.conftest import BACKENDS, new_postgres_database
+from todo_api.migrate import upgrade
+from todo_api.settings import DatabaseURL
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseURL]:
+    if request.param == "sqlite":
+        yield DatabaseURL.parse(f"sqlite:///{tmp_path_factory.mktemp('migrate') / 'todo.db'}")
+        return
+    for url in new_postgres_database():
+        yield DatabaseURL.parse(url)
+
+
+def owner_counts(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(text("SELECT user_id, tasks FROM owners"))
+    return {str(user_id): int(tasks) for user_id, tasks in rows}
+
+
+def test_owners_counts_start_from_the_tasks_already_stored(empty_database: DatabaseURL) -> None:
+    upgrade(empty_database, "0002")
+    engine = create_engine(empty_database.sync_url)
+    now = datetime.now(UTC)
+    rows = [{"u": user, "t": f"task {n}", "now": now} for user, n in [("a", 1), ("a", 2), ("b", 3)]]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tasks (user_id, title, completed, created_at, updated_at)"
+                " VALUES (:u, :t, false, :now, :now)"
+            ),
+            rows,
+        )
+    upgrade(empty_database)
+    with engine.begin() as connection:
+        counts = owner_counts(connection)
+        assert counts == {"a": 2, "b": 1}
+        # From here on the triggers keep the counts, whatever statement inserts or deletes.
+        connection.execute(text("DELETE FROM tasks WHERE user_id = 'a' AND title = 'task 1'"))
+        connection.execute(
+            text(
+                "INSERT INTO tasks (user_id, title, completed, created_at, updated_at)"
+                " VALUES ('c', 'x', false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        counts = owner_counts(connection)
+    engine.dispose()
+    assert counts == {"a": 1, "b": 1, "c": 1}
