@@ -7,9 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: dev test lint format openapi lock bench clean
 
+# A .venv counts only if its pip runs: without python3-venv (Debian/Ubuntu), `python3 -m venv`
+# fails halfway, leaving bin/python but no pip. Such a .venv is removed and made again, and if
+# that fails too, make stops with one line saying what to install; the next run starts afresh.
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || \
+	  { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip --version; } >/dev/null 2>&1 || \
+	  { rm -rf $(VENV); echo "make: could not create $(VENV): install Python's venv module (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
