@@ -56,3 +56,51 @@ def test_the_title_pattern_in_the_schema_is_what_the_validator_accepts() -> None
         except ValidationError:
             accepted = False
         assert bool(pattern.match(title)) == accepted, hex(codepoint)
+
+
+def test_operations_have_names_a_person_would_write() -> None:
+    document = json.loads(openapi_json())
+    names = {
+        operation["operationId"]
+        for operations in document["paths"].values()
+        for operation in operations.values()
+    }
+    assert names == {
+        "listTasks",
+        "createTask",
+        "getTask",
+        "updateTask",
+        "deleteTask",
+        "toggleTask",
+        "checkHealth",
+        "checkReadiness",
+    }
+
+
+def test_the_documented_error_codes_are_the_ones_the_api_uses() -> None:
+    document = json.loads(openapi_json())
+    error_code = document["components"]["schemas"]["ErrorBody"]["properties"]["error_code"]
+    assert error_code["type"] == "string"
+    assert set(error_code["enum"]) >= {
+        "VALIDATION_ERROR",
+        "TASK_NOT_FOUND",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "CORS_REFUSED",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "INTERNAL_ERROR",
+    }
+
+
+def test_response_headers_and_the_idempotency_key_are_documented() -> None:
+    document = json.loads(openapi_json())
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for answer in operation["responses"].values():
+                assert "X-Request-ID" in answer["headers"]
+    create = document["paths"]["/api/{user_id}/tasks"]["post"]
+    assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    [key] = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["required"] is False
+    assert key["schema"]["type"] == "string"
+    assert "anyOf" not in key["schema"]

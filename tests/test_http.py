@@ -99,7 +99,9 @@ def test_cors_preflight_from_an_allowed_origin(client: TestClient, method: str) 
             "Access-Control-Request-Headers": "authorization, content-type",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response.headers["x-request-id"]
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert method in response.headers["access-control-allow-methods"]
     allowed = response.headers["access-control-allow-headers"].lower()
@@ -115,7 +117,7 @@ def test_cors_lets_a_browser_send_an_idempotency_key(client: TestClient) -> None
             "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert "idempotency-key" in response.headers["access-control-allow-headers"].lower()
 
 
@@ -124,6 +126,12 @@ def test_cors_does_not_echo_other_origins(client: TestClient) -> None:
         "/api/alice/tasks",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
     )
+    assert preflight.status_code == 403
+    assert preflight.json() == {
+        "detail": "CORS preflight refused: origin not allowed",
+        "error_code": "CORS_REFUSED",
+    }
+    assert preflight.headers["x-request-id"]
     assert "access-control-allow-origin" not in preflight.headers
     simple = client.get("/api/alice/tasks", headers={**auth(), "Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
@@ -157,3 +165,67 @@ def test_logs_carry_request_id_and_never_the_token(
     text = "\n".join(lines) + caplog.text
     for secret in (token, bad, SECRET, token.split(".")[2]):
         assert secret not in text
+
+
+def test_a_refused_preflight_says_what_was_refused(client: TestClient) -> None:
+    response = client.options(
+        "/api/alice/tasks",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization, x-secret-header",
+        },
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"] == "CORS preflight refused: headers not allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/alice/tasks/",
+        "/api/alice/tasks/1/",
+        "//api/alice/tasks",
+        "/api//alice/tasks",
+        "/health/",
+    ],
+)
+def test_the_service_never_redirects(client: TestClient, path: str) -> None:
+    response = client.get(path, headers={**auth(), "Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "NOT_FOUND"
+    assert "location" not in response.headers
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("path", ["/health", "/health/ready", "/api/alice/tasks"])
+def test_head_is_answered_like_get_without_a_body(api: Api, path: str) -> None:
+    api.create()
+    get = api.client.get(path, headers=auth())
+    head = api.client.head(path, headers=auth())
+    assert (head.status_code, get.status_code) == (200, 200)
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["x-request-id"]
+
+
+def test_head_needs_a_token_where_get_does(client: TestClient) -> None:
+    response = client.head("/api/alice/tasks")
+    assert response.status_code == 401
+    assert response.content == b""
+
+
+def test_an_unexpected_error_can_be_read_by_a_browser(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"Origin": ORIGIN})
+    assert response.status_code == 500
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert response.headers["x-request-id"]

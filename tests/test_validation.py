@@ -1,5 +1,6 @@
 """Bad input: always a 4xx in the one error shape, and nothing stored is changed."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -67,15 +68,52 @@ def test_malformed_json(api: Api, content: bytes, content_type: str) -> None:
     assert api.rows() == []
 
 
-def test_a_body_that_is_not_json_is_refused(api: Api) -> None:
-    response = api.client.post(
-        "/api/alice/tasks",
-        content=b"title=x",
-        headers={**auth("alice"), "Content-Type": "text/plain"},
-    )
-    assert response.status_code == 422
-    assert response.json()["error_code"] == "VALIDATION_ERROR"
-    assert api.rows() == []
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain;charset=UTF-8",  # what fetch() sends for a string body
+        "application/x-www-form-urlencoded",  # what curl -d sends
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "text/json",
+        None,  # no Content-Type at all
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_body_that_is_not_json_is_a_415(api: Api, content_type: str | None, method: str) -> None:
+    task = api.create(title="kept")
+    path = "/api/alice/tasks" + ("" if method == "POST" else f"/{task['id']}")
+    headers = auth("alice") | ({"Content-Type": content_type} if content_type else {})
+    response = api.client.request(method, path, content=b'{"title": "x"}', headers=headers)
+    error = assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "application/json" in error["detail"]
+    assert [row["title"] for row in api.rows()] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/merge-patch+json",
+    ],
+)
+def test_json_bodies_are_taken_whatever_their_json_content_type(
+    api: Api, content_type: str
+) -> None:
+    headers = auth("alice") | {"Content-Type": content_type}
+    response = api.client.post("/api/alice/tasks", content=b'{"title": "x"}', headers=headers)
+    assert response.status_code == 201
+
+
+def test_the_415_comes_after_401_403_and_413(api: Api) -> None:
+    text = {"Content-Type": "text/plain"}
+    assert api.client.post("/api/alice/tasks", content=b"x", headers=text).status_code == 401
+    forbidden = api.client.post("/api/bob/tasks", content=b"x", headers=auth("alice") | text)
+    assert forbidden.status_code == 403
+    huge = api.client.post("/api/alice/tasks", content=b"x" * 70_000, headers=auth() | text)
+    assert huge.status_code == 413
 
 
 def test_invalid_update_leaves_the_task_as_it_was(api: Api) -> None:
@@ -161,3 +199,51 @@ def test_deeply_nested_json_is_a_422(api: Api) -> None:
     assert response.status_code == 422
     assert response.json()["field_errors"] == {"body": ["Body could not be parsed as JSON"]}
     assert api.rows() == []
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda n: f"{n[0]}_{n[1:]}",
+        lambda n: f"+{n}",
+        lambda n: f"0{n}",
+        lambda n: f"%20{n}",
+        lambda n: f"{n}%20",
+        lambda n: f"%0A{n}",
+        lambda n: f"{n}.0",
+        lambda n: f"%2B{n}",
+        lambda n: f"{n}%00",
+    ],
+)
+def test_a_task_id_has_one_spelling(api: Api, spell: Callable[[str], str]) -> None:
+    task_id = str(api.create()["id"])
+    while len(task_id) < 2:
+        task_id = str(api.create()["id"])
+    spelling = spell(task_id)
+    assert api.client.get(f"/api/alice/tasks/{task_id}", headers=auth()).status_code == 200
+    for method, suffix in (("GET", ""), ("PUT", ""), ("DELETE", ""), ("PATCH", "/complete")):
+        response = api.client.request(
+            method,
+            f"/api/alice/tasks/{spelling}{suffix}",
+            headers=auth("alice"),
+            json={"title": "changed"} if method == "PUT" else None,
+        )
+        error = assert_error(response, 422, "VALIDATION_ERROR")
+        assert list(error["field_errors"]) == ["task_id"], spelling
+    rows = api.rows()
+    assert "changed" not in [row["title"] for row in rows]
+    assert not any(row["completed"] for row in rows)
+    assert task_id in [str(row["id"]) for row in rows]
+
+
+@pytest.mark.parametrize("value", ["false", 0, None, [True]])
+def test_a_field_error_names_the_clients_field(api: Api, value: object) -> None:
+    task = api.create()
+    response = api.client.put(
+        f"/api/alice/tasks/{task['id']}",
+        json={"title": "x", "completed": value},
+        headers=auth("alice"),
+    )
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert list(error["field_errors"]) == ["completed"]
+    assert len(error["field_errors"]["completed"]) == 1

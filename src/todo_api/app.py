@@ -3,6 +3,7 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -10,18 +11,20 @@ from todo_api import __doc__ as description
 from todo_api import metrics
 from todo_api.api import health, tasks
 from todo_api.api import metrics as metrics_api
+from todo_api.api.rendering import add_request_id_headers, operation_id
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database, create_engine
 from todo_api.errors import install_error_handlers
 from todo_api.log import configure_logging
 from todo_api.middleware import (
     BodyLimitMiddleware,
+    LastResortMiddleware,
     OriginOnlyCORSMiddleware,
     RequestContextMiddleware,
 )
 from todo_api.settings import Settings, load_settings
 
-API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
-    app = FastAPI(title="Todo API", version="0.1.0", description=description, lifespan=lifespan)
+    # No redirects: a slash-redirect's Location would be built from the request's Host header.
+    app = FastAPI(
+        title="Todo API",
+        version="0.1.0",
+        description=description,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        generate_unique_id_function=operation_id,
+    )
     app.state.settings = settings
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
@@ -50,9 +61,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics_api.router)
     install_error_handlers(app)
 
-    # Outermost last: CORS headers reach every answer, errors included.
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            add_request_id_headers(FastAPI.openapi(app))  # builds and caches it
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # Outermost last: the request id reaches every answer, and CORS headers every answer but a
+    # refused preflight's, the last-resort 500 included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=settings.metrics_enabled)
+    app.add_middleware(LastResortMiddleware)
     app.add_middleware(
         OriginOnlyCORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -62,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
         max_age=600,
     )
+    app.add_middleware(RequestContextMiddleware, metrics=settings.metrics_enabled)
     return app
 
 

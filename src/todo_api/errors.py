@@ -33,6 +33,14 @@ class ApiError(HTTPException):
         super().__init__(self.status_code, detail or self.message, headers)
 
 
+class ValidationFailed(ApiError):
+    """A malformed path, query, header or body; `field_errors` says which."""
+
+    status_code = 422
+    error_code = "VALIDATION_ERROR"
+    message = "The request is not valid"
+
+
 class MissingToken(ApiError):
     status_code = 401
     error_code = "NOT_AUTHENTICATED"
@@ -57,6 +65,14 @@ class Forbidden(ApiError):
     message = "This token does not belong to the user in the path"
 
 
+class CORSRefused(ApiError):
+    """A browser's preflight from an origin, or for a method or header, that is not allowed."""
+
+    status_code = 403
+    error_code = "CORS_REFUSED"
+    message = "CORS preflight refused"
+
+
 class TaskNotFound(ApiError):
     status_code = 404
     error_code = "TASK_NOT_FOUND"
@@ -67,6 +83,12 @@ class PayloadTooLarge(ApiError):
     status_code = 413
     error_code = "PAYLOAD_TOO_LARGE"
     message = "Request body is too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "The body must be JSON: send Content-Type: application/json"
 
 
 class TaskLimitReached(ApiError):
@@ -121,6 +143,17 @@ _CODES_BY_STATUS = {
     422: "VALIDATION_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
+_OTHER_HTTP_ERROR = "HTTP_ERROR"
+
+
+def _kinds(base: type[ApiError]) -> list[type[ApiError]]:
+    return [base] + [kind for sub in base.__subclasses__() for kind in _kinds(sub)]
+
+
+def error_codes() -> list[str]:
+    """Every `error_code` the API answers with, for clients to switch on (the OpenAPI enum)."""
+    codes = {kind.error_code for kind in _kinds(ApiError)} | set(_CODES_BY_STATUS.values())
+    return sorted(codes | {_OTHER_HTTP_ERROR})
 
 
 def error_response(
@@ -156,15 +189,15 @@ async def _http_error(_: Request, exc: Exception) -> Response:
         # FastAPI's only 400 is a body it could not parse (nested too deep, say): to a client
         # that is a malformed body like any other, so it gets the same 422.
         return error_response(
-            422,
-            "VALIDATION_ERROR",
-            "The request is not valid",
+            ValidationFailed.status_code,
+            ValidationFailed.error_code,
+            ValidationFailed.message,
             field_errors={"body": ["Body could not be parsed as JSON"]},
         )
     # Framework errors keep their status but never their wording, which may name internals.
     return error_response(
         status,
-        _CODES_BY_STATUS.get(status, "HTTP_ERROR"),
+        _CODES_BY_STATUS.get(status, _OTHER_HTTP_ERROR),
         HTTPStatus(status).phrase,
         headers=exc.headers,
     )
@@ -177,7 +210,10 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
         field, message = _describe(error)
         field_errors.setdefault(field, []).append(message)
     return error_response(
-        422, "VALIDATION_ERROR", "The request is not valid", field_errors=field_errors
+        ValidationFailed.status_code,
+        ValidationFailed.error_code,
+        ValidationFailed.message,
+        field_errors=field_errors,
     )
 
 

@@ -1,5 +1,6 @@
-"""ASGI middleware: CORS for browsers, a request id and headers on every answer, a last-resort
-500, a body limit."""
+"""ASGI middleware, outermost first: a request id and headers on every answer (and its log line),
+HEAD served as GET, CORS for browsers, a last-resort 500, a body limit. Every answer made here
+is in the API's error shape."""
 
 import json
 import logging
@@ -7,10 +8,12 @@ import re
 import secrets
 import time
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from todo_api.errors import PayloadTooLarge, internal_error_response
+from todo_api.errors import CORSRefused, PayloadTooLarge, error_response, internal_error_response
 from todo_api.log import request_id_var
 from todo_api.metrics import observe_request
 
@@ -36,7 +39,10 @@ def header(scope: Scope, name: bytes) -> str:
 
 
 class OriginOnlyCORSMiddleware(CORSMiddleware):
-    """CORS for requests that carry an `Origin` (browsers); others go straight through."""
+    """CORS for requests that carry an `Origin` (browsers); others go straight through.
+
+    Preflights are answered here: 204 with the CORS headers, or a 403 in the error shape
+    (Starlette's own answers are `200 OK` and `400 Disallowed CORS origin` as plain text)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not header(scope, b"origin"):
@@ -44,10 +50,32 @@ class OriginOnlyCORSMiddleware(CORSMiddleware):
             return
         await super().__call__(scope, receive, send)
 
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        headers = {
+            name: value
+            for name, value in answer.headers.items()
+            if name.startswith("access-control-") or name == "vary"
+        }
+        if answer.status_code < 400:
+            return Response(status_code=204, headers=headers)
+        refused = bytes(answer.body).decode().removeprefix("Disallowed CORS ")
+        return error_response(
+            CORSRefused.status_code,
+            CORSRefused.error_code,
+            f"{CORSRefused.message}: {refused} not allowed",
+            headers=headers,
+        )
+
 
 class RequestContextMiddleware:
     """A request id, the headers every answer carries, one log line, and (when metrics are on)
-    the request's count and duration."""
+    the request's count and duration. Outermost, so that every answer made by the app or the
+    middleware inside it (CORS preflights included) carries them.
+
+    HEAD is answered like GET without a body, wherever GET is served (uptime monitors use it;
+    FastAPI's routes, unlike Starlette's, would answer it 405). The server itself sends no body
+    for HEAD: it still sees the request's own method."""
 
     def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
         self.app = app
@@ -57,6 +85,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        method = scope["method"]
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
         incoming = header(scope, b"x-request-id")
         request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
         reset_token = request_id_var.set(request_id)
@@ -72,31 +103,55 @@ class RequestContextMiddleware:
                     (b"x-request-id", request_id.encode()),
                     *_SECURITY_HEADERS,
                 ]
+            elif method == "HEAD":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
-            logger.exception("unhandled error")
-            if status:
-                raise  # the answer has begun; the server can only close the connection
-            await internal_error_response()(scope, receive, send_with_headers)
         finally:
             seconds = time.perf_counter() - started
             # The route template, never the raw path: bounded labels, and no ids in metrics.
             route = getattr(scope.get("route"), "path", "unmatched")
             principal = scope.get("state", {}).get("principal")
             if self.metrics:
-                observe_request(scope["method"], route, status, seconds)
+                observe_request(method, route, status, seconds)
             logger.info(
                 "method=%s route=%s status=%s duration_ms=%.1f user_id=%s",
-                scope["method"],
+                method,
                 route,
                 status,
                 seconds * 1000,
                 _logfmt(principal.user_id) if principal else "-",
             )
             request_id_var.reset(reset_token)
+
+
+class LastResortMiddleware:
+    """An unexpected exception becomes a generic 500 in the error shape, logged with its stack
+    trace. Inside CORS, so that a browser can read the 500 too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            logger.exception("unhandled error")
+            if started:
+                raise  # the answer has begun; the server can only close the connection
+            await internal_error_response()(scope, receive, send)
 
 
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:@-]+")

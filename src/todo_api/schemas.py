@@ -1,5 +1,6 @@
 """What clients send and receive: request bodies, the task as shown, and the error shape."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -8,12 +9,23 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
+from todo_api.errors import error_codes
 from todo_api.models import DESCRIPTION_MAX, TITLE_MAX
+
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def canonical_integer(value: object) -> object:
+    """An integer spelt one way only: `10`, never `010`, `+10`, `1_0` or ` 10` (which Python's
+    `int()` reads as 10), so that every spelling of an id is either that id or an error."""
+    if isinstance(value, str) and not _CANONICAL_INTEGER.fullmatch(value):
+        raise ValueError("must be a decimal integer without sign, spaces or leading zeros")
+    return value
 
 
 def _storable(value: str) -> str:
@@ -58,8 +70,17 @@ class TaskCreate(BaseModel):
     description: Description = None
 
 
-def _without_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)  # "omitted" is the default, not a null a client may send
+def not_null_in_schema(schema: dict[str, Any]) -> None:
+    """For an optional field whose null is refused: the published schema offers the value's own
+    type, not null, and no default ("omitted" is the default, not a null a client may send).
+
+    Typed `X | None` rather than `X | SkipJsonSchema[None]`: a union of two types makes
+    pydantic name each member in its errors (`completed.bool`, `completed.none`), where a
+    client expects its own field's name."""
+    options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
+    if options:
+        schema.update(options[0])
+    schema.pop("default", None)
 
 
 class TaskUpdate(BaseModel):
@@ -69,11 +90,10 @@ class TaskUpdate(BaseModel):
 
     title: Title
     description: Description = None
-    # Documented as a plain boolean: null is refused below, so the schema must not offer it.
-    completed: bool | SkipJsonSchema[None] = Field(
+    completed: bool | None = Field(
         default=None,
         description="Left unchanged when omitted",
-        json_schema_extra=_without_default,
+        json_schema_extra=not_null_in_schema,
     )
 
     @field_validator("completed")
@@ -99,7 +119,11 @@ class ErrorBody(BaseModel):
     """The one error shape of every non-2xx answer."""
 
     detail: str = Field(examples=["Task not found"])
-    error_code: str = Field(examples=["TASK_NOT_FOUND"])
+    error_code: str = Field(
+        examples=["TASK_NOT_FOUND"], json_schema_extra={"enum": list[JsonValue](error_codes())}
+    )
     field_errors: dict[str, list[str]] | None = Field(
-        default=None, description="Present on 422: messages by field name"
+        default=None,
+        description="Present on 422 only: messages by field name",
+        json_schema_extra=not_null_in_schema,
     )

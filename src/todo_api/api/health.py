@@ -6,17 +6,22 @@ from sqlmodel import select
 
 from todo_api.api.rendering import error_responses
 from todo_api.database import DatabaseDep
+from todo_api.errors import DatabaseTimeout, DatabaseUnavailable
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("", summary="The process is alive")
-async def alive() -> dict[str, str]:
+async def check_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database answers", responses=error_responses(503))
-async def ready(db: DatabaseDep) -> dict[str, str]:
+@router.get(
+    "/ready",
+    summary="The database answers",
+    responses=error_responses(DatabaseUnavailable, DatabaseTimeout),
+)
+async def check_readiness(db: DatabaseDep) -> dict[str, str]:
     await db.run(_ping)
     return {"status": "ready"}
 

@@ -1,20 +1,21 @@
-"""How routes answer: JSON text as the database built it, and documented error answers."""
+"""How routes answer: JSON text as the database built it, and the documentation of what a route
+answers: its errors, declared as the error classes it raises, and the headers every answer
+carries."""
 
 from typing import Any
 
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from todo_api.errors import ApiError
 from todo_api.schemas import ErrorBody
 
-_ERROR_DESCRIPTIONS = {
-    401: "Missing, invalid or expired token",
-    403: "The token's user is not the user in the path",
-    404: "No such task among the caller's tasks",
-    409: "The user holds the most tasks allowed, or the same Idempotency-Key is in flight",
-    413: "Body larger than the configured limit",
-    422: "Malformed path or body; `field_errors` says which fields",
-    500: "Unexpected error; the X-Request-ID header locates it in the server log",
-    503: "The database, or Better Auth's keys (JWKS) for this token, are unavailable",
+REQUEST_ID_HEADER = {
+    "X-Request-ID": {
+        "description": "Identifies this request in the server's log: the client's own "
+        "X-Request-ID when it sent a safe one (up to 128 of `A-Za-z0-9._:-`), else a new one",
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -24,8 +25,30 @@ class JSONText(Response):
     media_type = "application/json"
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answers of a route that raises these errors, by status, each naming its
+    `error_code`s."""
+    by_status: dict[int, list[type[ApiError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status_code, []).append(error)
     return {
-        status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]}
-        for status in statuses
+        status: {
+            "model": ErrorBody,
+            "description": "; ".join(f"`{e.error_code}`: {e.message}" for e in kinds),
+        }
+        for status, kinds in by_status.items()
     }
+
+
+def operation_id(route: APIRoute) -> str:
+    """The operation id a person would write, for client generators: `list_tasks` → `listTasks`."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def add_request_id_headers(document: dict[str, Any]) -> None:
+    """Documents `X-Request-ID`, which the middleware adds, on every answer."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for answer in operation.get("responses", {}).values():
+                answer.setdefault("headers", {}).update(REQUEST_ID_HEADER)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, status
+from pydantic import BeforeValidator
 from sqlalchemy import Connection
 from starlette.responses import Response
 
@@ -13,9 +14,30 @@ from todo_api import idempotency, store
 from todo_api.api.rendering import JSONText, error_responses
 from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
-from todo_api.errors import TaskLimitReached, TaskNotFound
+from todo_api.errors import (
+    ApiError,
+    AuthKeysUnavailable,
+    DatabaseTimeout,
+    DatabaseUnavailable,
+    Forbidden,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    InvalidToken,
+    MissingToken,
+    PayloadTooLarge,
+    TaskLimitReached,
+    TaskNotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
-from todo_api.schemas import TaskCreate, TaskPublic, TaskUpdate
+from todo_api.schemas import (
+    TaskCreate,
+    TaskPublic,
+    TaskUpdate,
+    canonical_integer,
+    not_null_in_schema,
+)
 from todo_api.settings import Settings
 
 router = APIRouter(
@@ -23,14 +45,27 @@ router = APIRouter(
     tags=["tasks"],
     route_class=OwnerRoute,
     dependencies=[Depends(bearer_scheme)],
-    responses=error_responses(401, 403, 422, 500, 503),
+    responses=error_responses(
+        MissingToken,
+        InvalidToken,
+        Forbidden,
+        ValidationFailed,
+        ApiError,
+        DatabaseUnavailable,
+        DatabaseTimeout,
+        AuthKeysUnavailable,
+    ),
 )
 
 # OwnerRoute has checked that this is the token's user before the handler runs.
 UserId = Annotated[
     str, Path(max_length=USER_ID_MAX, description="The signed-in user's id: the token's `sub`")
 ]
-TaskId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="The task's id")]
+TaskId = Annotated[
+    int,
+    BeforeValidator(canonical_integer),
+    Path(ge=-(2**63), le=2**63 - 1, description="The task's id, as a plain decimal"),
+]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -38,12 +73,14 @@ IdempotencyKeyHeader = Annotated[
         min_length=1,
         max_length=IDEMPOTENCY_KEY_MAX,
         pattern=r"^[\x21-\x7e]+$",
-        description="Any unique string (a UUID, say): a retry with the same key and body "
-        "returns the first answer instead of creating a second task",
+        description="Any unique string of visible ASCII characters, no spaces (a UUID, say): "
+        "a retry with the same key and body returns the first answer instead of creating a "
+        "second task",
+        json_schema_extra=not_null_in_schema,
     ),
 ]
-NOT_FOUND = error_responses(404)
-WITH_BODY = error_responses(413)
+NOT_FOUND = error_responses(TaskNotFound)
+WITH_BODY = error_responses(PayloadTooLarge, UnsupportedMediaType)
 
 
 @router.get("", response_model=list[TaskPublic], summary="List the caller's tasks")
@@ -55,7 +92,24 @@ async def list_tasks(user_id: UserId, db: DatabaseDep) -> Response:
     "",
     response_model=TaskPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=WITH_BODY | error_responses(409),
+    responses=error_responses(
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        TaskLimitReached,
+        IdempotencyKeyInProgress,
+        IdempotencyKeyReused,
+    )
+    | {
+        status.HTTP_201_CREATED: {
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "`true` when this is the stored answer to an earlier "
+                    "request with the same Idempotency-Key; absent otherwise",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        }
+    },
     summary="Create a task",
 )
 async def create_task(

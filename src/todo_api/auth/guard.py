@@ -1,5 +1,6 @@
 """Where a request is authenticated: before FastAPI reads its body, so that an unauthenticated
-request gets 401 (and a request for another user's path 403) whatever it sends."""
+request gets 401 (and a request for another user's path 403) whatever it sends. A body is then
+read (413 when too large) and must be JSON (415), before FastAPI validates it (422)."""
 
 import logging
 from collections.abc import Callable, Coroutine
@@ -10,7 +11,13 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from todo_api.auth.tokens import KeysUnavailable, Principal, TokenRejected, TokenVerifier
-from todo_api.errors import AuthKeysUnavailable, Forbidden, InvalidToken, MissingToken
+from todo_api.errors import (
+    AuthKeysUnavailable,
+    Forbidden,
+    InvalidToken,
+    MissingToken,
+    UnsupportedMediaType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +55,25 @@ class OwnerRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def owner_only(request: Request) -> Response:
             principal = await authenticate(request)
             if request.path_params.get("user_id") != principal.user_id:
                 raise Forbidden
             request.state.principal = principal
+            # FastAPI keeps the body it reads here for the handler.
+            if takes_body and await request.body() and not is_json(request):
+                raise UnsupportedMediaType
             return await handler(request)
 
         return owner_only
+
+
+def is_json(request: Request) -> bool:
+    """`application/json` or a `+json` type (`application/merge-patch+json`), with any
+    parameters: what FastAPI parses as JSON. A body without a Content-Type is not JSON."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
