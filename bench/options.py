@@ -38,6 +38,7 @@ class Options:
     timeout: str
     profile: bool
     keep_database: bool
+    previous: str | None
 
     @property
     def table_sizes_small(self) -> int:
@@ -185,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the middle concurrency; not counted in the results); default on, off with --smoke",
     )
     add("--keep-database", action="store_true", help="leave the databases behind at the end")
+    add(
+        "--previous",
+        metavar="REV",
+        default=None,
+        help="also measure the service at this commit (1 worker, its own database made by its "
+        "own migrations), interleaved with the rest: a change judged against the code before "
+        "it (see bench/previous.py)",
+    )
     return parser
 
 
@@ -221,4 +230,5 @@ def parse(argv: list[str] | None = None) -> Options:
         timeout=args.timeout,
         profile=args.profile,
         keep_database=args.keep_database,
+        previous=args.previous,
     )

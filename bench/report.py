@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.pg import QueryTiming
+from bench.previous import NAME as PREVIOUS
 from bench.profile import Profile
 from bench.servers import ServerSpec
 from bench.stats import Key, Row
@@ -63,14 +64,15 @@ def _workload_table(report: Report, workload: str, order: list[str]) -> list[str
         WORKLOAD_TEXT.get(workload, workload) + ".",
         "",
         "| server | c | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MB (tree / largest) "
-        "| x framework ceiling | x driver ceiling | x straightforward ORM |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| x framework ceiling | x driver ceiling | x straightforward ORM | x previous |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     concurrencies = sorted({k.concurrency for k in rows if k.workload == workload})
     for c in concurrencies:
         constant = rows.get(Key("constant", "list", c))
         driver = rows.get(Key("driver", "list", c))
         orm = rows.get(Key("orm", workload, c))
+        before = rows.get(Key(PREVIOUS, workload, c))
         for server in order:
             row = rows.get(Key(server, workload, c))
             if row is None:
@@ -80,7 +82,7 @@ def _workload_table(report: Report, workload: str, order: list[str]) -> list[str
                 f"| {_ms(row.p99_ms)} | {_errors(row)} "
                 f"| {row.rss_tree_mb:.0f} / {row.rss_process_mb:.0f} "
                 f"| {_ratio(row.rps, constant)} | {_ratio(row.rps, driver)} "
-                f"| {_ratio(row.rps, orm)} |"
+                f"| {_ratio(row.rps, orm)} | {_ratio(row.rps, before)} |"
             )
     return [*lines, ""]
 

@@ -15,7 +15,19 @@ from pathlib import Path
 if __package__ in (None, ""):  # also runnable as ``python bench/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import chart, machine, measure, pg, procs, profile, report, targets, tokens, wrk
+from bench import (
+    chart,
+    machine,
+    measure,
+    pg,
+    previous,
+    procs,
+    profile,
+    report,
+    targets,
+    tokens,
+    wrk,
+)
 from bench.options import HIGH_CONCURRENCY, REPO_ROOT, Options, parse
 from bench.servers import Server, ServerSpec, baseline_specs, ours_specs, resolve_command
 from bench.stats import Key, Row, Sample, summarize_all
@@ -48,10 +60,18 @@ def migrate_command(opts: Options) -> tuple[str, ...] | None:
         raise
 
 
-def prepare(opts: Options, database: str, env: dict[str, str], users: int, big: int) -> pg.Seed:
+def prepare(
+    opts: Options,
+    database: str,
+    env: dict[str, str],
+    users: int,
+    big: int,
+    migrate: tuple[str, ...] | None,
+) -> pg.Seed:
+    """A fresh database, made by ``migrate`` (None: the bench's own DDL) and seeded."""
     dsn = pg.url(opts.pg_dsn, database)
     pg.recreate_database(opts.pg_dsn, database)
-    pg.migrate(migrate_command(opts), dsn, env)
+    pg.migrate(migrate, dsn, env)
     started = time.monotonic()
     seed = pg.seed(dsn, users, opts.tasks_per_user, big)
     print(
@@ -60,6 +80,24 @@ def prepare(opts: Options, database: str, env: dict[str, str], users: int, big: 
         flush=True,
     )
     return seed
+
+
+def previous_server(opts: Options, env: dict[str, str], work: Path, seed: pg.Seed) -> ServerSpec:
+    """The service at --previous, on a database of its own seeded like the main one."""
+    assert opts.previous is not None
+    src = previous.check_out(opts.previous, work)
+    database = previous.database(opts.database)
+    own = prepare(
+        opts,
+        database,
+        {**env, "PYTHONPATH": str(src)},
+        opts.users,
+        opts.big_user_tasks,
+        previous.migrate_command(),
+    )
+    if own != seed:  # the load addresses tasks by id: both databases must hold the same ones
+        raise SystemExit(f"{database} was seeded with other task ids than {opts.database}")
+    return previous.spec(opts.previous, opts.workloads, src, pg.url(opts.pg_dsn, database))
 
 
 def start_all(
@@ -127,7 +165,8 @@ def size_specs(opts: Options) -> list[ServerSpec]:
 
 def size_database(opts: Options, database: str, env: dict[str, str], rows: int) -> pg.Seed:
     """The same users and tasks as every other size, then filler users' tasks up to ``rows``."""
-    seed = prepare(opts, database, env, max(1, opts.table_sizes_small // opts.tasks_per_user), 0)
+    users = max(1, opts.table_sizes_small // opts.tasks_per_user)
+    seed = prepare(opts, database, env, users, 0, migrate_command(opts))
     dsn = pg.url(opts.pg_dsn, database)
     present = pg.count_tasks(dsn)
     if rows > present:
@@ -235,14 +274,21 @@ def main(argv: list[str] | None = None) -> int:
     specs += baseline_specs(opts.uvicorn_loop) if opts.baselines else []
     if not specs:
         raise SystemExit("nothing to measure: --no-ours and --no-baselines")
-    seed = prepare(opts, opts.database, env, opts.users, opts.big_user_tasks)
+    seed = prepare(opts, opts.database, env, opts.users, opts.big_user_tasks, migrate_command(opts))
+    databases = [dsn]
+    if opts.previous:
+        specs.append(previous_server(opts, env, work, seed))
+        databases.append(dict(specs[-1].env)["DATABASE_URL"])
     data = {w: tokens.write_data_file(work / "users.tsv", secret, seed.users) for w in ("list",)}
     data.update({w: data["list"] for w in ("get", "create", "toggle", "mix")})
     if seed.big_user is not None:
         data["list_big"] = tokens.write_data_file(work / "big-user.tsv", secret, [seed.big_user])
-    driver = measure.Driver(
-        wrk_bin, data, opts.timeout, work / "wrk.log", lambda: pg.reset_writes(dsn, seed.max_id)
-    )
+
+    def reset_writes() -> None:
+        for database in databases:
+            pg.reset_writes(database, seed.max_id)
+
+    driver = measure.Driver(wrk_bin, data, opts.timeout, work / "wrk.log", reset_writes)
 
     with ExitStack() as stack:
         servers = start_all(stack, specs, env, work, seed.users[0], secret)
@@ -263,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         size_samples, timings = [], []
     if not opts.keep_database:
         pg.drop_database(opts.pg_dsn, opts.database)
+        if opts.previous:
+            pg.drop_database(opts.pg_dsn, previous.database(opts.database))
 
     rows: dict[Key, Row] = summarize_all(samples)
     size_rows = summarize_all(size_samples)

@@ -30,6 +30,8 @@ class ServerSpec:
     workloads: tuple[str, ...]
     workers: int = 1
     is_ours: bool = False
+    # Variables this server gets on top of the run's (another database, say).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def free_port() -> int:
@@ -152,7 +154,7 @@ class Server:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own command lines
                 self.spec.command,
-                env=self.env,
+                env={**self.env, **dict(self.spec.env)},
                 cwd=REPO_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
