@@ -16,7 +16,14 @@ import pytest
 TODO_API = str(Path(sys.executable).parent / "todo-api")
 # Settings of ours that the environment of the test run must not leak into a service under test.
 _OUR_VARIABLES = ("DATABASE_URL", "NEON_DB_URL", "BETTER_AUTH", "JWT_", "JWKS_", "DB_", "PORT")
-_OUR_NAMES = ("ALLOWED_ORIGINS", "ACCEPT_SESSION_CACHE_JWT", "MAX_", "METRICS_", "IDEMPOTENCY_")
+_OUR_NAMES = (
+    "ALLOWED_ORIGINS",
+    "ACCEPT_SESSION_CACHE_JWT",
+    "MAX_",
+    "METRICS_",
+    "IDEMPOTENCY_",
+    "HEADER_",
+)
 
 
 def free_port() -> int:

@@ -1,28 +1,36 @@
 """The `todo-api` command: serve, dev, migrate, token, openapi."""
 
 import argparse
+import contextlib
+import errno
+import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import OperationalError
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from todo_api import devmode
 from todo_api.auth.tokens import mint_token
 from todo_api.log import configure_logging
 from todo_api.metrics import MULTIPROCESS_ENV
 from todo_api.migrate import upgrade
-from todo_api.protocol import BoundedHeadHttpToolsProtocol
-from todo_api.settings import ConfigError, load_settings
+from todo_api.protocol import ServerConfig
+from todo_api.settings import ConfigError, Settings, load_settings
+
+logger = logging.getLogger(__name__)
 
 UVICORN_OPTIONS: dict[str, object] = {
     "log_config": None,  # ours, set by configure_logging
     "access_log": False,  # one line per request comes from RequestContextMiddleware
     "server_header": False,
-    "http": BoundedHeadHttpToolsProtocol,  # httptools, with a bound on request heads
     # The service never uses the client's address, so uvicorn need not rewrite it per request.
     "proxy_headers": False,
     "timeout_graceful_shutdown": 20,
@@ -45,36 +53,77 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     settings.require_production()
+    sock = _listen(args.host, args.port or settings.port)
     configure_logging(settings.log_level)
+    logger.info("database %s", settings.database.redacted())
     if args.workers > 1 and settings.metrics_enabled and not os.environ.get(MULTIPROCESS_ENV):
         # Workers share their metrics through files, so a scrape of any one sees them all.
         os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="todo-api-metrics-")
-    uvicorn.run(
-        "todo_api.app:create_app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        **UVICORN_OPTIONS,  # type: ignore[arg-type]
-    )
+    app = "todo_api.app:create_app_from_environment"
+    _run(_server_config(app, settings, sock, factory=True, workers=args.workers), sock)
 
 
 def _dev(args: argparse.Namespace) -> None:
     from todo_api.app import create_app
 
     settings = devmode.dev_settings()
+    port = args.port or settings.port
+    sock = _listen("127.0.0.1", port)
     configure_logging(settings.log_level)
     upgrade(settings.database)
-    port = args.port or settings.port
     print(devmode.banner(settings, "127.0.0.1", port), flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
+    # One process whatever WEB_CONCURRENCY says: the app is an object, not an import string.
+    _run(_server_config(create_app(settings), settings, sock, workers=1), sock)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here rather than by uvicorn, so that a port in use is one line
+    saying so, before anything (dev mode's banner) claims the server is up."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else port - 1
+            sys.exit(
+                f"todo-api: port {port} is in use; pick another with --port {other} or PORT={other}"
+            )
+        sys.exit(f"todo-api: cannot listen on {host} port {port}: {exc.strerror}")
+    return sock
+
+
+def _server_config(
+    app: Any, settings: Settings, sock: socket.socket, **options: Any
+) -> ServerConfig:
+    host, port = sock.getsockname()[:2]
+    return ServerConfig(
+        app,
+        host=host,
         port=port,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        **UVICORN_OPTIONS,  # type: ignore[arg-type]
+        max_head_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout_seconds,
+        **UVICORN_OPTIONS,
+        **options,
     )
+
+
+def _run(config: ServerConfig, sock: socket.socket) -> None:
+    """What `uvicorn.run` does once the socket is bound; `uvicorn.run` itself would build a
+    Config of its own, without the protocol's limits."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    # uvicorn prints its own "running on" line only when it binds the socket itself.
+    logger.info("listening on http://%s:%d", host, config.port)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    # Ctrl-C: uvicorn shuts down gracefully, then raises SIGINT again, as KeyboardInterrupt here.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def _migrate(_: argparse.Namespace) -> None:

@@ -41,6 +41,22 @@ class ValidationFailed(ApiError):
     message = "The request is not valid"
 
 
+class BadRequest(ApiError):
+    """Bytes the HTTP parser could not read as a request; answered by the server (`protocol`)."""
+
+    status_code = 400
+    error_code = "BAD_REQUEST"
+    message = "Request is not valid HTTP"
+
+
+class HeadersTooLarge(ApiError):
+    """A request head over MAX_HEADER_BYTES; answered by the server (`protocol`)."""
+
+    status_code = 431
+    error_code = "HEADERS_TOO_LARGE"
+    message = "Request headers are too large"
+
+
 class MissingToken(ApiError):
     status_code = 401
     error_code = "NOT_AUTHENTICATED"

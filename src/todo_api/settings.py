@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096)
+    # A request head (line and headers) not complete this long after it began: connection closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     # A fixed pool by default: under load, overflow connections were opened and closed again
     # and again, which cost a fifth of the throughput at 100 concurrent clients.
     db_pool_size: int = Field(default=20, ge=1)
