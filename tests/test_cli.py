@@ -1,6 +1,7 @@
 """The `todo-api` command as an operator runs it: refusals, migrate + serve, and dev mode."""
 
 import shlex
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SECRET, make_token
+from tests.conftest import POSTGRES_PROBLEM, POSTGRES_URL, SECRET, make_token
 from tests.serving import TODO_API, clean_env, free_port
 
 
@@ -216,3 +217,89 @@ def test_request_heads_are_bounded_by_the_server(tmp_path: Path) -> None:
         }
         # The server is still serving afterwards.
         assert httpx.get(f"{base}/api/alice/tasks", headers=token).status_code == 200
+
+
+def test_serve_logs_the_database_url_with_its_password_hidden(tmp_path: Path) -> None:
+    if POSTGRES_PROBLEM:
+        pytest.skip(POSTGRES_PROBLEM)
+    # The local server trusts every connection, so any password will do.
+    url = POSTGRES_URL.set(drivername="postgresql", password="s3cret-pw")
+    env = clean_env(
+        DATABASE_URL=url.render_as_string(hide_password=False), BETTER_AUTH_SECRET=SECRET
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["serve", "--port", str(port)], env, tmp_path) as process:
+        wait_until_up(base, process)
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "s3cret-pw" not in output
+    [line] = [line for line in output.splitlines() if " database " in line]
+    assert line.endswith(f" database {url.render_as_string(hide_password=True)}")
+    assert f"@{url.host}" in line and f"/{url.database}" in line
+
+
+def test_the_header_timeout_reaches_every_worker(tmp_path: Path) -> None:
+    env = clean_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        BETTER_AUTH_SECRET=SECRET,
+        HEADER_TIMEOUT_SECONDS="1",
+    )
+    port = free_port()
+    with running(["serve", "--port", str(port), "--workers", "2"], env, tmp_path) as process:
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(8)]
+        started = time.monotonic()
+        for sock in silent:
+            with sock:
+                assert sock.recv(1) == b""
+        # Loose, but well below the default of 10 s that a worker without the setting would use.
+        assert time.monotonic() - started < 6
+
+
+def test_dev_with_its_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [TODO_API, "dev", "--port", str(port)],
+            env=clean_env(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert output.strip().splitlines() == [
+        f"todo-api: port {port} is in use; pick another with --port {port + 1} or PORT={port + 1}"
+    ]
+    assert "token" not in output and "eyJ" not in output
+
+
+def test_dev_and_token_read_the_same_dotenv(tmp_path: Path) -> None:
+    database = tmp_path / "from-dotenv.db"
+    (tmp_path / ".env").write_text(
+        f"BETTER_AUTH_SECRET={SECRET}\nDATABASE_URL=sqlite:///{database}\n"
+    )
+    env = clean_env()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["dev", "--port", str(port)], env, tmp_path) as process:
+        wait_until_up(base, process)
+        token = subprocess.run(
+            [TODO_API, "token", "alice"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+        listed = httpx.get(f"{base}/api/alice/tasks", headers={"Authorization": f"Bearer {token}"})
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert listed.status_code == 200, listed.text
+    assert f"database   sqlite:///{database}" in output
+    assert database.exists()
+    assert not (tmp_path / ".todo-dev").exists()

@@ -1,7 +1,6 @@
 """Development mode: no configuration at all. A SQLite file and a generated secret, kept in
 .todo-dev/ so that tokens survive restarts, and a token and curl line ready to paste."""
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -27,14 +26,16 @@ def dev_secret() -> str:
 
 
 def dev_settings() -> Settings:
-    """Settings from the environment, with local defaults for whatever is not set there."""
+    """The settings as every command reads them (the environment, then .env), with local
+    defaults for whatever neither sets: a token from `todo-api token` then works here too."""
+    settings = load_settings()
     overrides: dict[str, object] = {}
-    if not (os.environ.get("DATABASE_URL") or os.environ.get("NEON_DB_URL")):
+    if settings.database_url is None:
         DEV_DIR.mkdir(exist_ok=True)
         overrides["database_url"] = f"sqlite:///{DEV_DIR / 'todo.db'}"
-    if not os.environ.get("BETTER_AUTH_SECRET"):
+    if settings.better_auth_secret is None:
         overrides["better_auth_secret"] = dev_secret()
-    return load_settings(**overrides)
+    return load_settings(**overrides) if overrides else settings
 
 
 def banner(settings: Settings, host: str, port: int) -> str:
