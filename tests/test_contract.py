@@ -70,6 +70,7 @@ def test_operations_have_names_a_person_would_write() -> None:
         "createTask",
         "getTask",
         "updateTask",
+        "patchTask",
         "deleteTask",
         "toggleTask",
         "checkHealth",

@@ -56,3 +56,29 @@ def test_owners_counts_start_from_the_tasks_already_stored(empty_database: Datab
         counts = owner_counts(connection)
     engine.dispose()
     assert counts == {"a": 1, "b": 1, "c": 1}
+
+
+def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: DatabaseURL) -> None:
+    upgrade(empty_database, "0003")
+    engine = create_engine(empty_database.sync_url)
+    created, changed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)
+    with engine.begin() as connection:
+        for title, completed in (("open", False), ("done", True)):
+            connection.execute(
+                text(
+                    "INSERT INTO tasks (user_id, title, description, completed, created_at,"
+                    " updated_at) VALUES ('a', :title, 'd', :completed, :created, :changed)"
+                ),
+                {"title": title, "completed": completed, "created": created, "changed": changed},
+            )
+        before = connection.execute(text("SELECT * FROM tasks ORDER BY id")).mappings().all()
+    upgrade(empty_database)
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT * FROM tasks ORDER BY id")).mappings().all()
+    engine.dispose()
+    for old, new in zip(before, after, strict=True):
+        assert {name: new[name] for name in old} == dict(old)  # every v1 value as it was
+        assert new["version"] == 1
+    assert after[0]["completed_at"] is None
+    # When it became completed is not known: its last change stands in.
+    assert after[1]["completed_at"] == after[1]["updated_at"]

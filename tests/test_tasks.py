@@ -1,5 +1,6 @@
 """The task endpoints of SPEC.md: every operation, the owner's isolation, and the data rules."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -7,9 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, auth
+from todo_api.schemas import TaskPublic
 
-# In the order every answer gives them.
-FIELDS = ("id", "user_id", "title", "description", "completed", "created_at", "updated_at")
+# In the order every answer gives them: the one definition of what a client sees.
+FIELDS = tuple(TaskPublic.model_fields)
+# The fields of the contract's v1: a v1 client keeps seeing each of them, as it did.
+V1_FIELDS = ("id", "user_id", "title", "description", "completed", "created_at", "updated_at")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 
 
@@ -238,9 +242,13 @@ def test_every_answer_shows_a_task_the_same_way(api: Api) -> None:
     listed = api.client.get("/api/alice/tasks", headers=auth("alice")).json()
     assert listed == [got.json()] and got.json() == toggled
     assert list(toggled) == list(FIELDS)
+    assert list(FIELDS)[: len(V1_FIELDS)] == list(V1_FIELDS)
+    for answer in (created, toggled):
+        TaskPublic.model_validate_json(json.dumps(answer), strict=True)
     assert toggled["completed"] is True and created["completed"] is False
     assert toggled["description"] is None
-    for field in ("created_at", "updated_at"):
+    assert created["completed_at"] is None
+    for field in ("created_at", "updated_at", "completed_at"):
         assert TIMESTAMP.fullmatch(toggled[field]), toggled[field]
     assert before <= parse_time(created["created_at"]) <= after
     assert parse_time(toggled["updated_at"]) >= parse_time(created["updated_at"])

@@ -76,8 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         OriginOnlyCORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_methods=API_METHODS,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Idempotent-Replayed"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "If-None-Match",
+            "X-Request-ID",
+        ],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag"],
         allow_credentials=True,
         max_age=600,
     )

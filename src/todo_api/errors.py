@@ -95,6 +95,14 @@ class TaskNotFound(ApiError):
     message = "Task not found"
 
 
+class PreconditionFailed(ApiError):
+    """If-Match named versions of which the task has none now: nothing was changed."""
+
+    status_code = 412
+    error_code = "PRECONDITION_FAILED"
+    message = "The task has changed since the version in If-Match; nothing was changed"
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
     error_code = "PAYLOAD_TOO_LARGE"

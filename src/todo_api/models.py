@@ -54,6 +54,8 @@ class Task(SQLModel, table=True):
     completed: bool = False
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class Owner(SQLModel, table=True):

@@ -62,14 +62,6 @@ Description = Annotated[
 ]
 
 
-class TaskCreate(BaseModel):
-    # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
-    model_config = ConfigDict(strict=True)
-
-    title: Title
-    description: Description = None
-
-
 def not_null_in_schema(schema: dict[str, Any]) -> None:
     """For an optional field whose null is refused: the published schema offers the value's own
     type, not null, and no default ("omitted" is the default, not a null a client may send).
@@ -83,29 +75,54 @@ def not_null_in_schema(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-class TaskUpdate(BaseModel):
-    """A PUT body; a field left out keeps its stored value."""
+def _omitted(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra=not_null_in_schema)
 
+
+class TaskCreate(BaseModel):
+    """A POST body. Every field is a column of `tasks` of the same name: the store writes them
+    all, so a field added here is stored without another list to update."""
+
+    # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
     model_config = ConfigDict(strict=True)
 
     title: Title
     description: Description = None
-    completed: bool | None = Field(
-        default=None,
-        description="Left unchanged when omitted",
-        json_schema_extra=not_null_in_schema,
+
+
+class TaskPatch(BaseModel):
+    """A PATCH body, a JSON Merge Patch (RFC 7396): a field present changes, a field absent
+    stays; `null` clears `description`, and is refused where a field cannot be empty. These are
+    the fields any write may change, each a column of `tasks` of the same name."""
+
+    model_config = ConfigDict(strict=True)
+
+    title: Title | None = _omitted("Left unchanged when omitted; never null")
+    description: Description = None
+    completed: bool | None = _omitted(
+        "Left unchanged when omitted; `completed_at` follows it, set when it becomes true"
     )
 
-    @field_validator("completed")
+    @field_validator("title", "completed")
     @classmethod
-    def _not_null(cls, value: bool | None) -> bool:
+    def _not_null(cls, value: object) -> object:
         # Runs only for a value the client sent: an explicit null is an error, not "unchanged".
         if value is None:
-            raise ValueError("must be true or false")
+            raise ValueError("must not be null")
         return value
 
 
+class TaskUpdate(TaskPatch):
+    """A PUT body: `title` is required; another field left out keeps its stored value."""
+
+    title: Title
+
+
 class TaskPublic(BaseModel):
+    """What a client sees of a task, in this order: the one definition. The database writes
+    this JSON itself (`task_json`, each value formatted by its type here), and the tests check
+    every answer against it."""
+
     id: int
     user_id: str
     title: str
@@ -113,6 +130,12 @@ class TaskPublic(BaseModel):
     completed: bool
     created_at: datetime
     updated_at: datetime
+    completed_at: datetime | None = Field(
+        description="When the task last became completed; null while it is not"
+    )
+    version: int = Field(
+        description="1 on create, one more on every change; the task's ETag is this number"
+    )
 
 
 class ErrorBody(BaseModel):

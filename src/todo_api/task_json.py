@@ -1,28 +1,50 @@
 """How a task becomes the JSON that clients receive: built by the database, in the statement that
-reads or writes it.
+reads or writes it, from the one definition of what a client sees (`schemas.TaskPublic`).
 
 Why in the database: a list answer is then one text value that the service passes through,
 instead of 350 values converted to Python objects, tagged with time zones and encoded back to
 JSON, which was about a sixth of a list request's time in the profile (docs/benchmarks.md).
 
 Both databases give the same JSON (PostgreSQL spaces it as `"id" : 1`, SQLite as `"id":1`): keys
-in the order below, timestamps in UTC as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six
-fractional digits), `completed` as a JSON boolean.
+in TaskPublic's order, each value formatted by its declared type: a datetime in UTC as
+`YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six fractional digits), a bool as a JSON boolean.
 """
 
-from typing import Any
+import types
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, inspect, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    case,
+    cast,
+    func,
+    inspect,
+    literal_column,
+    select,
+)
 from sqlmodel import col
 
 from todo_api.models import Task
+from todo_api.schemas import TaskPublic
 
 # The databases the service runs on, by SQLAlchemy dialect name.
 DIALECTS = ("postgresql", "sqlite")
-# The contract's field names, in the order clients see them.
-FIELDS = ("id", "user_id", "title", "description", "completed", "created_at", "updated_at")
-_TIMESTAMPS = {"created_at", "updated_at"}
 _COLUMNS = inspect(Task).columns
+
+
+def _value_type(annotation: Any) -> Any:
+    """`datetime | None` → datetime: the type a value has when it is not null."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        (kind,) = (arg for arg in get_args(annotation) if arg is not type(None))
+        return kind
+    return annotation
+
+
+# Each field a client sees, with the type that decides how the database writes its value.
+FIELDS = {name: _value_type(field.annotation) for name, field in TaskPublic.model_fields.items()}
 
 
 def _key(name: str) -> ColumnElement[Any]:
@@ -31,28 +53,28 @@ def _key(name: str) -> ColumnElement[Any]:
     return literal_column(f"'{name}'")
 
 
-def _postgresql_value(name: str) -> ColumnElement[Any]:
-    column = _COLUMNS[name]
-    if name in _TIMESTAMPS:
+def _postgresql_value(column: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
+    if kind is datetime:
         utc = func.timezone(literal_column("'UTC'"), column)
         return func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\''))
     return column
 
 
-def _sqlite_value(name: str) -> ColumnElement[Any]:
-    column = _COLUMNS[name]
-    if name in _TIMESTAMPS:
-        # Stored by SQLAlchemy, already in UTC, as `YYYY-MM-DD HH:MM:SS.ffffff`.
+def _sqlite_value(column: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
+    if kind is datetime:
+        # Stored by SQLAlchemy, already in UTC, as `YYYY-MM-DD HH:MM:SS.ffffff`; null stays null.
         return func.replace(column, literal_column("' '"), literal_column("'T'")) + "+00:00"
-    if name == "completed":
+    if kind is bool:
         # Stored as 0 or 1: json() turns the literal into a JSON boolean inside json_object.
-        return func.json(literal_column("CASE WHEN completed THEN 'true' ELSE 'false' END"))
+        return func.json(case((column, literal_column("'true'")), else_=literal_column("'false'")))
     return column
 
 
 def _pairs(dialect: str) -> list[ColumnElement[Any]]:
     value = _postgresql_value if dialect == "postgresql" else _sqlite_value
-    return [part for name in FIELDS for part in (_key(name), value(name))]
+    return [
+        part for name, kind in FIELDS.items() for part in (_key(name), value(_COLUMNS[name], kind))
+    ]
 
 
 def task_object(dialect: str) -> ColumnElement[str]:

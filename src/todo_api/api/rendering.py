@@ -19,13 +19,36 @@ REQUEST_ID_HEADER = {
 }
 
 
+# What FastAPI takes as a route's `responses`.
+Responses = dict[int | str, dict[str, Any]]
+
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'The task\'s version, quoted (`"3"`): send it back in If-Match to '
+        "change only that version, or in If-None-Match to get a 304 while it is current",
+        "schema": {"type": "string"},
+    }
+}
+LIST_ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": "Changes whenever the list's body would: send it back in If-None-Match "
+        "to get a 304 while the list is unchanged",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": etag})
+
+
 class JSONText(Response):
     """An answer whose JSON is already written (by the database, see `task_json`)."""
 
     media_type = "application/json"
 
 
-def error_responses(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
+def error_responses(*errors: type[ApiError]) -> Responses:
     """The OpenAPI answers of a route that raises these errors, by status, each naming its
     `error_code`s."""
     by_status: dict[int, list[type[ApiError]]] = {}

@@ -5,13 +5,29 @@ one transaction), and answers with the JSON the database built."""
 from datetime import timedelta
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Request, status
 from pydantic import BeforeValidator
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from todo_api import idempotency, store
-from todo_api.api.rendering import JSONText, error_responses
+from todo_api.api.conditional import (
+    IfMatch,
+    IfNoneMatch,
+    list_etag,
+    none_match,
+    task_etag,
+    versions_to_match,
+)
+from todo_api.api.rendering import (
+    ETAG_HEADER,
+    LIST_ETAG_HEADER,
+    JSONText,
+    Responses,
+    error_responses,
+    not_modified,
+)
 from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import (
@@ -25,6 +41,7 @@ from todo_api.errors import (
     InvalidToken,
     MissingToken,
     PayloadTooLarge,
+    PreconditionFailed,
     TaskLimitReached,
     TaskNotFound,
     UnsupportedMediaType,
@@ -33,6 +50,7 @@ from todo_api.errors import (
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import (
     TaskCreate,
+    TaskPatch,
     TaskPublic,
     TaskUpdate,
     canonical_integer,
@@ -81,11 +99,27 @@ IdempotencyKeyHeader = Annotated[
 ]
 NOT_FOUND = error_responses(TaskNotFound)
 WITH_BODY = error_responses(PayloadTooLarge, UnsupportedMediaType)
+CONDITIONAL = error_responses(PreconditionFailed)
+ONE_TASK: Responses = {status.HTTP_200_OK: {"headers": ETAG_HEADER}}
+NOT_MODIFIED: Responses = {
+    status.HTTP_304_NOT_MODIFIED: {"description": "If-None-Match named this ETag"}
+}
 
 
-@router.get("", response_model=list[TaskPublic], summary="List the caller's tasks")
-async def list_tasks(user_id: UserId, db: DatabaseDep) -> Response:
-    return JSONText(await db.run(store.list_tasks, user_id))
+@router.get(
+    "",
+    response_model=list[TaskPublic],
+    responses=NOT_MODIFIED | {status.HTTP_200_OK: {"headers": LIST_ETAG_HEADER}},
+    summary="List the caller's tasks",
+)
+async def list_tasks(
+    user_id: UserId, db: DatabaseDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    body = await db.run(store.list_tasks, user_id)
+    etag = list_etag(body)
+    if none_match(if_none_match, etag):
+        return not_modified(etag)
+    return JSONText(body, headers={"ETag": etag})
 
 
 @router.post(
@@ -102,11 +136,12 @@ async def list_tasks(user_id: UserId, db: DatabaseDep) -> Response:
     | {
         status.HTTP_201_CREATED: {
             "headers": {
+                **ETAG_HEADER,
                 "Idempotent-Replayed": {
                     "description": "`true` when this is the stored answer to an earlier "
                     "request with the same Idempotency-Key; absent otherwise",
                     "schema": {"type": "string", "enum": ["true"]},
-                }
+                },
             }
         }
     },
@@ -135,62 +170,106 @@ def _create(
         ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
         stored = idempotency.claim(connection, owner, key, idempotency.fingerprint(body), ttl)
         if stored is not None:
-            return JSONText(
-                stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
-            )
+            # The task as it was created, whatever happened to it since: version 1.
+            etag = task_etag(orjson.loads(stored.body).get("version", 1))
+            headers = {"Idempotent-Replayed": "true", "ETag": etag}
+            return JSONText(stored.body, stored.status_code, headers=headers)
     task = store.create_task(connection, owner, body, limit=settings.max_tasks_per_user)
     if task is None:
         raise TaskLimitReached
     if key is not None:
-        idempotency.remember(connection, owner, key, status.HTTP_201_CREATED, task)
-    return JSONText(task, status.HTTP_201_CREATED)
+        idempotency.remember(connection, owner, key, status.HTTP_201_CREATED, task.json)
+    return _answer(task, status.HTTP_201_CREATED)
 
 
-@router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND, summary="Get a task")
-async def get_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
-    return _found(await db.run(store.get_task, user_id, task_id))
+@router.get(
+    "/{task_id}",
+    response_model=TaskPublic,
+    responses=NOT_FOUND | ONE_TASK | NOT_MODIFIED,
+    summary="Get a task",
+)
+async def get_task(
+    user_id: UserId, task_id: TaskId, db: DatabaseDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    task = await db.run(store.get_task, user_id, task_id)
+    if none_match(if_none_match, task_etag(task.version)):
+        return not_modified(task_etag(task.version))
+    return _answer(task)
 
 
 @router.put(
     "/{task_id}",
     response_model=TaskPublic,
-    responses=NOT_FOUND | WITH_BODY,
+    responses=NOT_FOUND | WITH_BODY | CONDITIONAL | ONE_TASK,
     summary="Update a task",
-    description="`title` is required; `description` and `completed` keep their value if left out.",
+    description="`title` is required; every other field keeps its value if left out.",
 )
 async def update_task(
     user_id: UserId,
     task_id: TaskId,
     body: TaskUpdate,
     db: DatabaseDep,
+    if_match: IfMatch = None,
 ) -> Response:
-    return _found(await db.run(store.replace_task, user_id, task_id, body))
+    versions = versions_to_match(if_match)
+    return _answer(await db.run(store.change_task, user_id, task_id, body, versions))
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=TaskPublic,
+    responses=NOT_FOUND | WITH_BODY | CONDITIONAL | ONE_TASK,
+    summary="Change some fields of a task",
+    description="A JSON Merge Patch (RFC 7396), as `application/json` or "
+    "`application/merge-patch+json`: fields present change, fields absent stay, `null` clears "
+    "`description`. An empty object changes nothing.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {
+                    "schema": {"$ref": "#/components/schemas/TaskPatch"}
+                }
+            }
+        }
+    },
+)
+async def patch_task(
+    user_id: UserId,
+    task_id: TaskId,
+    body: TaskPatch,
+    db: DatabaseDep,
+    if_match: IfMatch = None,
+) -> Response:
+    versions = versions_to_match(if_match)
+    return _answer(await db.run(store.change_task, user_id, task_id, body, versions))
 
 
 @router.delete(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=NOT_FOUND,
+    responses=NOT_FOUND | CONDITIONAL,
     summary="Delete a task for good",
 )
-async def delete_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
-    if not await db.run(store.delete_task, user_id, task_id):
-        raise TaskNotFound
+async def delete_task(
+    user_id: UserId, task_id: TaskId, db: DatabaseDep, if_match: IfMatch = None
+) -> Response:
+    await db.run(store.delete_task, user_id, task_id, versions_to_match(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.patch(
     "/{task_id}/complete",
     response_model=TaskPublic,
-    responses=NOT_FOUND,
+    responses=NOT_FOUND | CONDITIONAL | ONE_TASK,
     summary="Flip a task's `completed`",
 )
-async def toggle_task(user_id: UserId, task_id: TaskId, db: DatabaseDep) -> Response:
-    return _found(await db.run(store.toggle_task, user_id, task_id))
+async def toggle_task(
+    user_id: UserId, task_id: TaskId, db: DatabaseDep, if_match: IfMatch = None
+) -> Response:
+    versions = versions_to_match(if_match)
+    return _answer(await db.run(store.toggle_task, user_id, task_id, versions))
 
 
-def _found(task: store.TaskJSON | None) -> Response:
-    if task is None:
-        raise TaskNotFound
-    return JSONText(task)
+def _answer(task: store.StoredTask, status_code: int = status.HTTP_200_OK) -> Response:
+    return JSONText(task.json, status_code, headers={"ETag": task_etag(task.version)})

@@ -1,0 +1,66 @@
+"""Conditional requests (RFC 9110): a task's ETag is its version, `"<version>"`; a list's is a
+hash of its body. `If-Match` makes a write happen only on the version a client last saw;
+`If-None-Match` lets a client that already holds the current answer get a bodiless 304."""
+
+import hashlib
+import re
+from typing import Annotated
+
+from fastapi import Header
+
+from todo_api.store import Versions
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='Write only if the task\'s ETag is one of these (`"3"`, `"3", "4"`) or the '
+        "value is `*`; otherwise 412 PRECONDITION_FAILED and nothing changes. Weak tags "
+        '(`W/"3"`) never match',
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="A 304 with no body when the answer's ETag is one of these (or `*`)",
+    ),
+]
+
+# One entity tag of a list: optionally weak, then a quoted opaque string.
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
+
+
+# A version as its ETag spells it; the column is a 32-bit integer.
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def task_etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def list_etag(body: str) -> str:
+    return '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _tags(header: str) -> list[tuple[bool, str]]:
+    """(weak, opaque) of each entity tag in the header; what cannot be read matches nothing."""
+    return [(bool(m.group(1)), m.group(2)) for m in _ENTITY_TAG.finditer(header)]
+
+
+def versions_to_match(if_match: str | None) -> Versions:
+    """The versions a write may change, from If-Match: None for any (no header, or `*`)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    return frozenset(
+        int(opaque) for weak, opaque in _tags(if_match) if not weak and _VERSION.fullmatch(opaque)
+    )
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this ETag (weak comparison, as RFC 9110 asks for GET)."""
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    return any(f'"{opaque}"' == etag for _, opaque in _tags(if_none_match))
