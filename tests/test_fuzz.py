@@ -101,9 +101,10 @@ def with_an_existing_task(api: Api, case: Case, headers: dict[str, str]) -> None
     task_id = parameters.get("task_id")
     if not is_positive(case) or not isinstance(task_id, int) or task_id % 2:
         return
+    # With a due date: a patch that sends only a due_time is valid for such a task.
     response = api.client.post(
         f"/api/{quote(parameters['user_id'], safe='')}/tasks",
-        json={"title": "fuzzed"},
+        json={"title": "fuzzed", "due_date": "2026-01-01"},
         headers=headers,
     )
     if response.status_code == 201:

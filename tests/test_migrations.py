@@ -63,7 +63,7 @@ def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: D
     engine = create_engine(empty_database.sync_url)
     created, changed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)
     with engine.begin() as connection:
-        for title, completed in (("open", False), ("done", True)):
+        for title, completed in (("Open", False), ("DONE", True)):
             connection.execute(
                 text(
                     "INSERT INTO tasks (user_id, title, description, completed, created_at,"
@@ -79,6 +79,9 @@ def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: D
     for old, new in zip(before, after, strict=True):
         assert {name: new[name] for name in old} == dict(old)  # every v1 value as it was
         assert new["version"] == 1
+        assert new["priority"] == 0  # `none`
+        assert [new[f] for f in ("due_date", "due_time", "timezone", "due_at")] == [None] * 4
+        assert (new["title_key"], new["description_key"]) == (old["title"].casefold(), "d")
     assert after[0]["completed_at"] is None
     # When it became completed is not known: its last change stands in.
     assert after[1]["completed_at"] == after[1]["updated_at"]

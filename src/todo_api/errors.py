@@ -29,8 +29,15 @@ class ApiError(HTTPException):
     message = "Internal server error"
     field_errors: dict[str, list[str]] | None = None
 
-    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        field_errors: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(self.status_code, detail or self.message, headers)
+        if field_errors is not None:
+            self.field_errors = field_errors
 
 
 class ValidationFailed(ApiError):
@@ -101,6 +108,14 @@ class PreconditionFailed(ApiError):
     status_code = 412
     error_code = "PRECONDITION_FAILED"
     message = "The task has changed since the version in If-Match; nothing was changed"
+
+
+class ConcurrentChanges(ApiError):
+    """Other writes kept changing the task while this one merged its due fields with them."""
+
+    status_code = 409
+    error_code = "CONCURRENT_CHANGES"
+    message = "The task kept changing while this change was applied; retry"
 
 
 class PayloadTooLarge(ApiError):

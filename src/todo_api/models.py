@@ -1,8 +1,22 @@
 """The database tables. The schema itself comes from the migrations; a test keeps both in step."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Identity, Index, Integer
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -10,6 +24,38 @@ USER_ID_MAX = 255
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 255
+TIMEZONE_MAX = 64
+
+
+class Priority(StrEnum):
+    """A task's priority, in ascending order: `none` < `low` < `medium` < `high`."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+_PRIORITIES = list(Priority)
+
+
+class PriorityRank(TypeDecorator[Priority]):
+    """A priority stored as its rank (0 for `none` to 3 for `high`): it sorts by rank, and an
+    index on it gives that order."""
+
+    impl = SmallInteger()
+    cache_ok = True
+
+    def process_bind_param(self, value: Priority | None, dialect: Dialect) -> int | None:
+        return None if value is None else _PRIORITIES.index(Priority(value))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Priority | None:
+        return None if value is None else _PRIORITIES[value]
+
+
+# Text compared byte by byte on both databases (UTF-8 bytes order as code points do), whatever
+# the PostgreSQL database's collation: the keys below sort the same everywhere.
+_KEY = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,8 +83,28 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     # AUTOINCREMENT on SQLite so that a deleted task's id is never handed out again.
+    # An index for each filter and sort key, each ending in `id` (ties break on it), so that a
+    # page in that order is an index range scan; descending keys as they are asked for, with
+    # nulls last. Substring search uses trigram indexes (PostgreSQL only: `info`, migration 0005).
     __table_args__ = (
-        Index("ix_tasks_user_id_completed", "user_id", "completed"),
+        Index("ix_tasks_user_id_id", "user_id", "id"),
+        Index("ix_tasks_user_id_completed_id", "user_id", "completed", "id"),
+        Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
+        Index("ix_tasks_user_id_title_key_id", "user_id", "title_key", "id"),
+        Index(
+            "ix_tasks_title_key_trgm",
+            "title_key",
+            postgresql_using="gin",
+            postgresql_ops={"title_key": "gin_trgm_ops"},
+            info={"postgresql_only": True},
+        ),
+        Index(
+            "ix_tasks_description_key_trgm",
+            "description_key",
+            postgresql_using="gin",
+            postgresql_ops={"description_key": "gin_trgm_ops"},
+            info={"postgresql_only": True},
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -48,7 +114,7 @@ class Task(SQLModel, table=True):
             BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
         ),
     )
-    user_id: str = Field(max_length=USER_ID_MAX, index=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
     title: str = Field(max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     completed: bool = False
@@ -56,6 +122,18 @@ class Task(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    priority: Priority = Field(
+        default=Priority.NONE,
+        sa_column=Column(PriorityRank(), nullable=False, server_default="0"),
+    )
+    due_date: date | None = Field(default=None, sa_column=Column(Date()))
+    due_time: time | None = Field(default=None, sa_column=Column(Time()))
+    timezone: str | None = Field(default=None, sa_column=Column(String(TIMEZONE_MAX)))
+    # Derived on every write (`derived.py`), never sent by a client: the instant the task is
+    # due, and the case-folded title and description that sorting and search compare.
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    title_key: str = Field(sa_column=Column(_KEY, nullable=False, server_default=""))
+    description_key: str = Field(sa_column=Column(_KEY, nullable=False, server_default=""))
 
 
 class Owner(SQLModel, table=True):

@@ -1,21 +1,26 @@
 """What clients send and receive: request bodies, the task as shown, and the error shape."""
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
     StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic.config import JsonDict
 
+from todo_api.derived import ZONES
 from todo_api.errors import error_codes
-from todo_api.models import DESCRIPTION_MAX, TITLE_MAX
+from todo_api.models import DESCRIPTION_MAX, TIMEZONE_MAX, TITLE_MAX, Priority
 
 _CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 
@@ -62,6 +67,79 @@ Description = Annotated[
 ]
 
 
+# The due dates a task may have: the instant it is due must exist in every zone.
+EARLIEST_DUE_DATE = date(1900, 1, 1)
+LATEST_DUE_DATE = date(9998, 12, 31)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _date(value: object) -> object:
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a real date, YYYY-MM-DD") from None
+        if EARLIEST_DUE_DATE <= day <= LATEST_DUE_DATE:
+            return day
+        raise ValueError(f"must be between {EARLIEST_DUE_DATE} and {LATEST_DUE_DATE}")
+    raise ValueError("must be a date, YYYY-MM-DD")
+
+
+def _time(value: object) -> object:
+    if value is None or isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(TIME_PATTERN, value):
+        return time.fromisoformat(value)
+    raise ValueError("must be a time of day, HH:MM (00:00 to 23:59)")
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None and value not in ZONES:
+        raise ValueError("must be an IANA time zone name, such as Europe/Berlin or UTC")
+    return value
+
+
+# The years EARLIEST_DUE_DATE to LATEST_DUE_DATE, for the published schema.
+_DUE_YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+DueDate = Annotated[
+    date | None,
+    BeforeValidator(_date),
+    Field(
+        description="The day the task is due, YYYY-MM-DD (1900 to 9998); null for none",
+        json_schema_extra={"pattern": rf"^{_DUE_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"},
+    ),
+]
+DueTime = Annotated[
+    time | None,
+    BeforeValidator(_time),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": TIME_PATTERN}, {"type": "null"}]}),
+    Field(description="The time of day it is due, HH:MM; only with a due_date"),
+]
+TimeZone = Annotated[
+    str | None,
+    StringConstraints(max_length=TIMEZONE_MAX),
+    AfterValidator(_zone),
+    Field(
+        description="IANA zone of due_date and due_time (Europe/Berlin); null means UTC",
+        json_schema_extra={"enum": [*sorted(ZONES), None]},
+    ),
+]
+PriorityLevel = Annotated[
+    Priority, Field(strict=False, description="`none` (the default), `low`, `medium` or `high`")
+]
+
+
+DUE_TIME_NEEDS_A_DATE = "needs a due_date: the task has none"
+# In the published schema: a due_time (not null) comes with a due_date that is not null; in a
+# patch, one the client sends (or the task already has: that part no schema can say).
+_TIME_GIVEN: JsonDict = {"properties": {"due_time": {"type": "string"}}, "required": ["due_time"]}
+_DATE_NOT_NULL: JsonDict = {"properties": {"due_date": {"type": "string"}}}
+_TIME_HAS_A_DATE: JsonDict = {"if": _TIME_GIVEN, "then": _DATE_NOT_NULL}
+
+
 def not_null_in_schema(schema: dict[str, Any]) -> None:
     """For an optional field whose null is refused: the published schema offers the value's own
     type, not null, and no default ("omitted" is the default, not a null a client may send).
@@ -84,10 +162,25 @@ class TaskCreate(BaseModel):
     all, so a field added here is stored without another list to update."""
 
     # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={"if": _TIME_GIVEN, "then": {**_DATE_NOT_NULL, "required": ["due_date"]}},
+    )
 
     title: Title
     description: Description = None
+    priority: PriorityLevel = Priority.NONE
+    due_date: DueDate = None
+    due_time: DueTime = None
+    timezone: TimeZone = None
+
+    @field_validator("due_time")
+    @classmethod
+    def _due_time_has_a_date(cls, value: time | None, info: ValidationInfo) -> time | None:
+        # A due_date that failed validation has its own error; this one is for a missing date.
+        if value is not None and "due_date" in info.data and info.data["due_date"] is None:
+            raise ValueError(DUE_TIME_NEEDS_A_DATE)
+        return value
 
 
 class TaskPatch(BaseModel):
@@ -95,15 +188,21 @@ class TaskPatch(BaseModel):
     stays; `null` clears `description`, and is refused where a field cannot be empty. These are
     the fields any write may change, each a column of `tasks` of the same name."""
 
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(strict=True, json_schema_extra=_TIME_HAS_A_DATE)
 
     title: Title | None = _omitted("Left unchanged when omitted; never null")
     description: Description = None
     completed: bool | None = _omitted(
         "Left unchanged when omitted; `completed_at` follows it, set when it becomes true"
     )
+    priority: Annotated[Priority | None, Field(strict=False)] = _omitted(
+        "`none`, `low`, `medium` or `high`; left unchanged when omitted; never null"
+    )
+    due_date: DueDate = None
+    due_time: DueTime = None
+    timezone: TimeZone = None
 
-    @field_validator("title", "completed")
+    @field_validator("title", "completed", "priority")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for a value the client sent: an explicit null is an error, not "unchanged".
@@ -130,6 +229,17 @@ class TaskPublic(BaseModel):
     completed: bool
     created_at: datetime
     updated_at: datetime
+    priority: Priority
+    due_date: date | None
+    due_time: Annotated[
+        time | None,
+        WithJsonSchema({"anyOf": [{"type": "string", "pattern": TIME_PATTERN}, {"type": "null"}]}),
+    ]
+    timezone: str | None
+    due_at: datetime | None = Field(
+        description="When the task becomes overdue: due_date at due_time in timezone (without "
+        "a time, the start of the next day there), in UTC; null without a due_date"
+    )
     completed_at: datetime | None = Field(
         description="When the task last became completed; null while it is not"
     )

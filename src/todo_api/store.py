@@ -42,9 +42,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import ReturningDelete
 from sqlmodel import col
 
-from todo_api.errors import PreconditionFailed, TaskNotFound
+from todo_api.derived import DERIVED, DUE_FIELDS, derived_columns
+from todo_api.errors import ConcurrentChanges, PreconditionFailed, TaskNotFound, ValidationFailed
 from todo_api.models import Owner, Task
-from todo_api.schemas import TaskCreate, TaskPatch
+from todo_api.schemas import DUE_TIME_NEEDS_A_DATE, TaskCreate, TaskPatch
 from todo_api.task_json import DIALECTS, task_array, task_object
 
 # A list of tasks as JSON text: the body of the answer.
@@ -53,9 +54,21 @@ TaskJSON = str
 Versions = frozenset[int] | None
 
 _COLUMNS = inspect(Task).columns
-# What a create writes: the client's fields, then the server's; the database adds id and version.
-_NEW_TASK = (*TaskCreate.model_fields, "user_id", "completed", "created_at", "updated_at")
-_CHANGEABLE = tuple(TaskPatch.model_fields)
+# What a create writes: the client's fields, what is derived from them, then the server's own;
+# the database adds id and version.
+_NEW_TASK = (
+    *TaskCreate.model_fields,
+    *DERIVED,
+    "user_id",
+    "completed",
+    "created_at",
+    "updated_at",
+)
+# What a change may write: the client's fields and what is derived from them.
+_CHANGEABLE = (*TaskPatch.model_fields, *DERIVED)
+# A change to a due field is merged with the task's other due fields, read first; a task changed
+# between that read and the write is read again, this many times at most.
+_MERGE_ATTEMPTS = 5
 
 _OWNED = col(Task.user_id) == bindparam("owner_id")
 _ONE = (col(Task.id) == bindparam("task_id")) & _OWNED
@@ -160,9 +173,14 @@ def _exists() -> Select[int]:
     return select(literal(1)).where(_ONE)
 
 
+def _due_now() -> Select[Any]:
+    return select(*(_COLUMNS[name] for name in sorted(DUE_FIELDS)), col(Task.version)).where(_ONE)
+
+
 _LIST = {name: _list(name) for name in DIALECTS}
 _CREATE = {name: _create(name) for name in DIALECTS}
 _EXISTS = _exists()
+_DUE_NOW = _due_now()
 
 
 def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
@@ -182,7 +200,10 @@ def create_task(
 ) -> StoredTask | None:
     """The new task, or None when the user already holds `limit` tasks."""
     now = datetime.now(UTC)
-    parameters = {f"new_{name}": value for name, value in data.model_dump().items()}
+    values = data.model_dump()
+    parameters = {
+        f"new_{name}": value for name, value in (values | derived_columns(values)).items()
+    }
     parameters |= {
         "owner_id": user_id,
         "limit": limit,
@@ -207,9 +228,36 @@ def change_task(
     sent = changes.model_dump(exclude_unset=True)
     if not sent:
         return get_task(connection, user_id, task_id, versions)
-    statement = _patch(connection.dialect.name, frozenset(sent), versions is not None)
+    if not sent.keys() & DUE_FIELDS:
+        return _change(connection, user_id, task_id, sent | derived_columns(sent), versions)
+    for _ in range(_MERGE_ATTEMPTS):
+        current = connection.execute(_DUE_NOW, _parameters(user_id, task_id, None)).first()
+        if current is None:
+            raise TaskNotFound
+        if versions is not None and current.version not in versions:
+            raise PreconditionFailed
+        due = {name: sent.get(name, getattr(current, name)) for name in DUE_FIELDS}
+        if due["due_time"] is not None and due["due_date"] is None:
+            raise ValidationFailed(field_errors={"due_time": [DUE_TIME_NEEDS_A_DATE]})
+        values = sent | derived_columns(sent | due)
+        try:
+            # Written only if the task is still as read: due_at is computed from what it holds.
+            return _change(connection, user_id, task_id, values, frozenset({current.version}))
+        except PreconditionFailed:
+            continue
+    raise ConcurrentChanges
+
+
+def _change(
+    connection: Connection,
+    user_id: str,
+    task_id: int,
+    values: dict[str, Any],
+    versions: Versions,
+) -> StoredTask:
+    statement = _patch(connection.dialect.name, frozenset(values), versions is not None)
     parameters = _parameters(user_id, task_id, versions, now=datetime.now(UTC))
-    parameters |= {f"new_{name}": value for name, value in sent.items()}
+    parameters |= {f"new_{name}": value for name, value in values.items()}
     return _one(connection, statement, parameters)
 
 

@@ -7,15 +7,18 @@ JSON, which was about a sixth of a list request's time in the profile (docs/benc
 
 Both databases give the same JSON (PostgreSQL spaces it as `"id" : 1`, SQLite as `"id":1`): keys
 in TaskPublic's order, each value formatted by its declared type: a datetime in UTC as
-`YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six fractional digits), a bool as a JSON boolean.
+`YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (always six fractional digits), a date as `YYYY-MM-DD`, a
+time as `HH:MM`, an enum stored as its rank as the member's name, a bool as a JSON boolean.
 """
 
 import types
-from datetime import datetime
+from datetime import datetime, time
+from enum import Enum
 from typing import Any, Union, get_args, get_origin
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Text,
     case,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     inspect,
     literal_column,
     select,
+    type_coerce,
 )
 from sqlmodel import col
 
@@ -53,14 +57,31 @@ def _key(name: str) -> ColumnElement[Any]:
     return literal_column(f"'{name}'")
 
 
+def _enum_value(column: ColumnElement[Any], kind: type[Enum]) -> ColumnElement[Any]:
+    # Stored as its rank (`models.PriorityRank`): the rank's name.
+    names: dict[int, ColumnElement[str]] = {
+        rank: literal_column(f"'{member.value}'") for rank, member in enumerate(kind)
+    }
+    return case(names, value=type_coerce(column, Integer()))
+
+
 def _postgresql_value(column: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
     if kind is datetime:
         utc = func.timezone(literal_column("'UTC'"), column)
         return func.to_char(utc, literal_column('\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\''))
+    if kind is time:
+        return func.to_char(column, literal_column("'HH24:MI'"))
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return _enum_value(column, kind)
     return column
 
 
 def _sqlite_value(column: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
+    if kind is time:
+        # Stored by SQLAlchemy as `HH:MM:SS.ffffff`.
+        return func.substr(column, 1, 5)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return _enum_value(column, kind)
     if kind is datetime:
         # Stored by SQLAlchemy, already in UTC, as `YYYY-MM-DD HH:MM:SS.ffffff`; null stays null.
         return func.replace(column, literal_column("' '"), literal_column("'T'")) + "+00:00"
