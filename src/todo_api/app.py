@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "If-None-Match",
             "X-Request-ID",
         ],
-        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag"],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag", "Link"],
         allow_credentials=True,
         max_age=600,
     )

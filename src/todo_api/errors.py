@@ -64,6 +64,17 @@ class HeadersTooLarge(ApiError):
     message = "Request headers are too large"
 
 
+class InvalidCursor(ApiError):
+    """A list's `cursor` that was altered, or is used with other filters or another sort."""
+
+    status_code = 422
+    error_code = "INVALID_CURSOR"
+    message = "This cursor is not valid here"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, field_errors={"cursor": [reason]})
+
+
 class MissingToken(ApiError):
     status_code = 401
     error_code = "NOT_AUTHENTICATED"

@@ -33,7 +33,7 @@ def canonical_integer(value: object) -> object:
     return value
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here so both databases answer alike.
     if "\x00" in value:
         raise ValueError("must not contain the NUL character")
@@ -50,7 +50,7 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
-    AfterValidator(_storable),
+    AfterValidator(storable),
     Field(
         description="1 to 200 characters after trimming surrounding whitespace",
         json_schema_extra={"pattern": TITLE_PATTERN},
@@ -59,7 +59,7 @@ Title = Annotated[
 Description = Annotated[
     str | None,
     StringConstraints(max_length=DESCRIPTION_MAX),
-    AfterValidator(lambda v: None if v is None else _storable(v)),
+    AfterValidator(lambda v: None if v is None else storable(v)),
     Field(
         description="At most 1000 characters; empty string allowed",
         json_schema_extra={"pattern": NO_NUL_PATTERN},

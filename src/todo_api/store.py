@@ -44,6 +44,7 @@ from sqlmodel import col
 
 from todo_api.derived import DERIVED, DUE_FIELDS, derived_columns
 from todo_api.errors import ConcurrentChanges, PreconditionFailed, TaskNotFound, ValidationFailed
+from todo_api.listing import ListParams, Page, page, page_statement
 from todo_api.models import Owner, Task
 from todo_api.schemas import DUE_TIME_NEEDS_A_DATE, TaskCreate, TaskPatch
 from todo_api.task_json import DIALECTS, task_array, task_object
@@ -184,8 +185,16 @@ _DUE_NOW = _due_now()
 
 
 def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
+    """Every task of the user, by id: the list without parameters, as one value the database
+    aggregates (the fastest way, and what a v1 client asks for)."""
     result = connection.execute(_LIST[connection.dialect.name], {"owner_id": user_id})
     return str(result.scalar_one())
+
+
+def list_page(connection: Connection, user_id: str, params: ListParams) -> Page:
+    """The tasks the parameters ask for, one page of them with `limit`."""
+    statement, values = page_statement(connection.dialect.name, user_id, params)
+    return page(connection.execute(statement, values).all(), params)
 
 
 def get_task(

@@ -37,6 +37,14 @@ LIST_ETAG_HEADER: dict[str, Any] = {
     }
 }
 
+LINK_HEADER: dict[str, Any] = {
+    "Link": {
+        "description": "With `limit`, when more tasks follow: `</api/{user_id}/tasks?…>; "
+        'rel="next"`, a relative URL with the same parameters and the next page\'s cursor',
+        "schema": {"type": "string"},
+    }
+}
+
 
 def not_modified(etag: str) -> Response:
     return Response(status_code=304, headers={"ETag": etag})

@@ -20,8 +20,10 @@ from todo_api.api.conditional import (
     task_etag,
     versions_to_match,
 )
+from todo_api.api.listing import ListParamsDep, next_link
 from todo_api.api.rendering import (
     ETAG_HEADER,
+    LINK_HEADER,
     LIST_ETAG_HEADER,
     JSONText,
     Responses,
@@ -38,6 +40,7 @@ from todo_api.errors import (
     Forbidden,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
+    InvalidCursor,
     InvalidToken,
     MissingToken,
     PayloadTooLarge,
@@ -109,17 +112,32 @@ NOT_MODIFIED: Responses = {
 @router.get(
     "",
     response_model=list[TaskPublic],
-    responses=NOT_MODIFIED | {status.HTTP_200_OK: {"headers": LIST_ETAG_HEADER}},
+    responses=NOT_MODIFIED
+    | {status.HTTP_200_OK: {"headers": LIST_ETAG_HEADER | LINK_HEADER}}
+    | error_responses(InvalidCursor),
     summary="List the caller's tasks",
+    description="Without parameters, every task by id. The parameters filter (combined with "
+    "AND), sort, and page (`limit`, then the `Link` header's next page).",
 )
 async def list_tasks(
-    user_id: UserId, db: DatabaseDep, if_none_match: IfNoneMatch = None
+    request: Request,
+    user_id: UserId,
+    db: DatabaseDep,
+    params: ListParamsDep,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
-    body = await db.run(store.list_tasks, user_id)
+    headers = {}
+    if request.query_params:
+        found = await db.run(store.list_page, user_id, params)
+        body = found.body
+        if found.next_cursor is not None:
+            headers["Link"] = next_link(request, user_id, found.next_cursor)
+    else:
+        body = await db.run(store.list_tasks, user_id)
     etag = list_etag(body)
     if none_match(if_none_match, etag):
         return not_modified(etag)
-    return JSONText(body, headers={"ETag": etag})
+    return JSONText(body, headers={"ETag": etag, **headers})
 
 
 @router.post(

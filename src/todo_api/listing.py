@@ -1,0 +1,353 @@
+"""Lists of one user's tasks: the query parameters, declared once, composed into one statement
+(filters, sort keys, a keyset cursor), and the cursor itself.
+
+Pages are keyset pages: a page continues after the last task of the one before, by the sort
+keys and then `id`, never by an offset. A walk through all pages returns every task that
+existed unchanged throughout exactly once, whatever else is created, changed or deleted
+meanwhile, and page 5,000 costs what page 1 costs (an index range scan where an index gives
+the order: `models.Task`'s indexes).
+
+Tasks with no value for a sort key come after all that have one, in either direction, and ties
+end in `id` ascending: the order is total, so "after this task" is exact.
+"""
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SmallInteger,
+    and_,
+    bindparam,
+    false,
+    inspect,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlmodel import col
+
+from todo_api.derived import case_key
+from todo_api.errors import InvalidCursor
+from todo_api.models import Priority, Task
+from todo_api.schemas import storable
+from todo_api.task_json import task_object
+
+MAX_PAGE = 500
+# What each sort key compares: a title by its case-folded key, a priority by its rank.
+_COLUMNS = inspect(Task).columns
+SORT_KEYS: dict[str, ColumnElement[Any]] = {
+    "id": _COLUMNS["id"],
+    "created_at": _COLUMNS["created_at"],
+    "updated_at": _COLUMNS["updated_at"],
+    "due_at": _COLUMNS["due_at"],
+    "priority": type_coerce(_COLUMNS["priority"], SmallInteger()),
+    "title": _COLUMNS["title_key"],
+    "completed_at": _COLUMNS["completed_at"],
+}
+_DATETIME_KEYS = frozenset({"created_at", "updated_at", "due_at", "completed_at"})
+_PRIORITIES = list(Priority)
+
+
+def _list_of(names: Sequence[str], signed: bool = False) -> str:
+    """A pattern for comma-separated names (each optionally `-`-prefixed): what the published
+    schema says and what the validator checks are one regular expression."""
+    one = ("-?" if signed else "") + "(" + "|".join(names) + ")"
+    return f"^{one}(,{one})*$"
+
+
+# An instant as RFC 3339 writes it, offset included (not a number of seconds, which pydantic
+# would also read as a time).
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _instant(value: object) -> object:
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        return value
+    raise ValueError("must be a date and time with its offset, such as 2026-05-04T09:00:00+02:00")
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant)]
+
+_PRIORITY_LIST = _list_of([p.value for p in Priority])
+_SORT_LIST = _list_of(list(SORT_KEYS), signed=True)
+
+
+class ListParams(BaseModel):
+    """The query parameters of `GET /api/{user_id}/tasks`, all optional, combined with AND. An
+    unknown parameter is a 422, so a misspelt filter never silently answers everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["all", "pending", "completed"] = Field(
+        default="all", description="`pending`: not completed; `completed`: completed"
+    )
+    priority: Annotated[str, StringConstraints(pattern=_PRIORITY_LIST)] | None = Field(
+        default=None,
+        description="One or more of `none`, `low`, `medium`, `high`, comma-separated "
+        "(`high,medium`)",
+    )
+    q: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
+        | None
+    ) = Field(
+        default=None,
+        description="Tasks whose title or description contains this text, case-insensitively "
+        "in any script; `%`, `_` and `\\` are ordinary characters",
+    )
+    due_after: Instant | None = Field(
+        default=None, description="Tasks due at or after this instant (ISO 8601 with offset)"
+    )
+    due_before: Instant | None = Field(
+        default=None, description="Tasks due before this instant (ISO 8601 with offset)"
+    )
+    has_due: bool | None = Field(
+        default=None, description="Only tasks with (or without) a due date"
+    )
+    sort: Annotated[str, StringConstraints(pattern=_SORT_LIST)] = Field(
+        default="id",
+        description="Keys among id, created_at, updated_at, due_at, priority, title, "
+        "completed_at, comma-separated, each `-` for descending. Tasks with no value come "
+        "last; ties end in id ascending (`-priority,due_at`); a key given again is ignored",
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = Field(
+        default=None,
+        description="Answer one page of at most this many tasks; a `Link` header with "
+        '`rel="next"` leads to the next one',
+    )
+    cursor: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        default=None, description="Continue after the previous page: only from its `Link`"
+    )
+
+    @property
+    def sort_keys(self) -> tuple[tuple[str, bool], ...]:
+        """(key, descending) for each key asked for, then `id` ascending unless it was asked."""
+        keys: dict[str, bool] = {}
+        for key in self.sort.split(","):
+            keys.setdefault(key.removeprefix("-"), key.startswith("-"))
+        return (*keys.items(), *(() if "id" in keys else (("id", False),)))
+
+    @property
+    def priorities(self) -> list[int]:
+        """The ranks of the priority levels asked for."""
+        levels = {Priority(level) for level in (self.priority or "").split(",") if level}
+        return sorted(_PRIORITIES.index(level) for level in levels)
+
+    def fingerprint(self) -> str:
+        """What a cursor must have been made for: the same filters and sort (a page's size may
+        change between pages)."""
+        asked = self.model_dump(mode="json", exclude={"limit", "cursor"})
+        asked |= {"priority": self.priorities, "sort": self.sort_keys}
+        canonical = orjson.dumps(asked, option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(canonical, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A list's body (a JSON array), and where the next page starts, if one does."""
+
+    body: str
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What decides a list statement's SQL: it is built once per shape and reused."""
+
+    dialect: str
+    status: str
+    priorities: bool
+    q: bool
+    due_after: bool
+    due_before: bool
+    has_due: bool | None
+    sort_keys: tuple[tuple[str, bool], ...]
+    # For each sort key, whether the cursor's value is null (the comparison differs).
+    after_nulls: tuple[bool, ...] | None
+    limit: bool
+
+
+def _order(sort_keys: tuple[tuple[str, bool], ...]) -> list[ColumnElement[Any]]:
+    return [
+        (SORT_KEYS[name].desc() if descending else SORT_KEYS[name].asc()).nulls_last()
+        for name, descending in sort_keys
+    ]
+
+
+def _after(sort_keys: tuple[tuple[str, bool], ...], nulls: tuple[bool, ...]) -> ColumnElement[bool]:
+    """Rows that come after the cursor's row in this order: after on the first key, or equal on
+    it and after on the rest. Nulls come last in either direction."""
+    condition: ColumnElement[bool] = false()
+    for index in reversed(range(len(sort_keys))):
+        name, descending = sort_keys[index]
+        key, value = SORT_KEYS[name], bindparam(f"after_{index}", type_=SORT_KEYS[name].type)
+        if nulls[index]:
+            # Only other nulls tie with a null, and nothing sorts after the nulls.
+            condition = and_(key.is_(None), condition)
+        else:
+            beyond = key < value if descending else key > value
+            condition = or_(beyond, key.is_(None), and_(key == value, condition))
+    return condition
+
+
+@cache
+def _statement(shape: _Shape) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = [col(Task.user_id) == bindparam("owner_id")]
+    if shape.status != "all":
+        conditions.append(col(Task.completed).is_(shape.status == "completed"))
+    if shape.priorities:
+        conditions.append(SORT_KEYS["priority"].in_(bindparam("priorities", expanding=True)))
+    if shape.q:
+        pattern = bindparam("q_pattern", type_=_COLUMNS["title_key"].type)
+        conditions.append(
+            or_(
+                col(Task.title_key).like(pattern, escape="\\"),
+                col(Task.description_key).like(pattern, escape="\\"),
+            )
+        )
+    if shape.due_after:
+        conditions.append(
+            col(Task.due_at) >= bindparam("due_after", type_=SORT_KEYS["due_at"].type)
+        )
+    if shape.due_before:
+        conditions.append(
+            col(Task.due_at) < bindparam("due_before", type_=SORT_KEYS["due_at"].type)
+        )
+    if shape.has_due is not None:
+        due_date = col(Task.due_date)
+        conditions.append(due_date.is_not(None) if shape.has_due else due_date.is_(None))
+    if shape.after_nulls is not None:
+        conditions.append(_after(shape.sort_keys, shape.after_nulls))
+    keys = [SORT_KEYS[name] for name, _ in shape.sort_keys]
+    statement = (
+        select(task_object(shape.dialect), *keys)
+        .where(and_(true(), *conditions))
+        .order_by(*_order(shape.sort_keys))
+    )
+    return statement.limit(bindparam("limit")) if shape.limit else statement
+
+
+def page_statement(
+    dialect: str, user_id: str, params: ListParams
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement for one page (or the whole list, without `limit`), and its parameters.
+    Each row is one task's JSON followed by its sort keys' values, which a cursor records."""
+    sort_keys = params.sort_keys
+    after = decode_cursor(params.cursor, params, len(sort_keys)) if params.cursor else None
+    shape = _Shape(
+        dialect=dialect,
+        status=params.status,
+        priorities=params.priority is not None,
+        q=params.q is not None,
+        due_after=params.due_after is not None,
+        due_before=params.due_before is not None,
+        has_due=params.has_due,
+        sort_keys=sort_keys,
+        after_nulls=None if after is None else tuple(value is None for value in after),
+        limit=params.limit is not None,
+    )
+    values: dict[str, Any] = {"owner_id": user_id}
+    if params.priority is not None:
+        values["priorities"] = params.priorities
+    if params.q is not None:
+        values["q_pattern"] = "%" + _escape_like(case_key(params.q)) + "%"
+    if params.due_after is not None:
+        values["due_after"] = params.due_after
+    if params.due_before is not None:
+        values["due_before"] = params.due_before
+    if after is not None:
+        values |= {f"after_{index}": value for index, value in enumerate(after)}
+    if params.limit is not None:
+        values["limit"] = params.limit + 1  # one more: whether another page follows
+    return _statement(shape), values
+
+
+def page(rows: Sequence[Any], params: ListParams) -> Page:
+    """The body of the rows that belong to this page, and the cursor after its last row."""
+    more = params.limit is not None and len(rows) > params.limit
+    shown = rows[: params.limit] if more else rows
+    body = "[" + ",".join(row[0] for row in shown) + "]"
+    return Page(body, encode_cursor(tuple(shown[-1][1:]), params) if more else None)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def encode_cursor(values: tuple[Any, ...], params: ListParams) -> str:
+    """Where the next page starts: the last task's sort key values, the filters and sort they
+    are for, and a checksum. Any change to it makes it invalid (a forged one could only start
+    a page elsewhere among the caller's own tasks: every query is by owner)."""
+    keys = [value.isoformat() if isinstance(value, datetime) else value for value in values]
+    raw = orjson.dumps({"f": params.fingerprint(), "k": keys})
+    return _b64(raw) + "." + _b64(_checksum(raw))
+
+
+def decode_cursor(cursor: str, params: ListParams, count: int) -> tuple[Any, ...]:
+    raw_text, _, check = cursor.partition(".")
+    try:
+        raw = _unb64(raw_text)
+        if _b64(_checksum(raw)) != check:
+            raise InvalidCursor("This cursor was altered; use the one from the Link header")
+        payload = orjson.loads(raw)
+        fingerprint, keys = payload["f"], payload["k"]
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise InvalidCursor("This cursor was altered; use the one from the Link header") from None
+    if fingerprint != params.fingerprint():
+        raise InvalidCursor("This cursor belongs to other filters or another sort")
+    if not isinstance(keys, list) or len(keys) != count:
+        raise InvalidCursor("This cursor was altered; use the one from the Link header")
+    try:
+        return tuple(
+            _key_value(name, value) for (name, _), value in zip(params.sort_keys, keys, strict=True)
+        )
+    except (TypeError, ValueError):
+        raise InvalidCursor("This cursor was altered; use the one from the Link header") from None
+
+
+def _key_value(name: str, value: object) -> Any:
+    """A sort key's value from a cursor, of the type its column takes (a forged checksum must
+    not get a wrong type or range to the database)."""
+    if value is None:
+        return None
+    if name in _DATETIME_KEYS and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if name == "title" and isinstance(value, str) and "\x00" not in value:
+        return value
+    if name in ("id", "priority") and type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    raise ValueError(name)
+
+
+def _checksum(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=12, person=b"todo-api-cursor").digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
