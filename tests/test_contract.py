@@ -80,6 +80,9 @@ def test_operations_have_names_a_person_would_write() -> None:
         "patchTask",
         "deleteTask",
         "toggleTask",
+        "listTags",
+        "renameTag",
+        "deleteTag",
         "checkHealth",
         "checkReadiness",
     }

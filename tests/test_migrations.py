@@ -80,6 +80,7 @@ def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: D
         assert {name: new[name] for name in old} == dict(old)  # every v1 value as it was
         assert new["version"] == 1
         assert new["priority"] == 0  # `none`
+        assert new["tags"] in ([], "[]")  # JSON: decoded by PostgreSQL's driver, text on SQLite
         assert [new[f] for f in ("due_date", "due_time", "timezone", "due_at")] == [None] * 4
         assert (new["title_key"], new["description_key"]) == (old["title"].casefold(), "d")
     assert after[0]["completed_at"] is None

@@ -1,6 +1,6 @@
 """What the server derives from a task's fields on every write, so that reads only compare
 stored values: the instant a task is due (`due_at`), and the case-folded keys that sorting by
-title and substring search (`q`) compare.
+title, substring search (`q`) and tags compare.
 
 Time zones come from the `tzdata` package only (pinned in requirements.lock), never from the
 machine's own zone files: every instance, container or laptop computes the same `due_at`.
@@ -17,7 +17,7 @@ ZONES = frozenset(zoneinfo.available_timezones())
 # The fields `due_at` is computed from: a write that changes one needs all three.
 DUE_FIELDS = frozenset({"due_date", "due_time", "timezone"})
 # The columns derived here, never sent by a client.
-DERIVED = ("title_key", "description_key", "due_at")
+DERIVED = ("title_key", "description_key", "tag_keys", "due_at")
 
 
 def case_key(text: str) -> str:
@@ -51,6 +51,8 @@ def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
         derived["title_key"] = case_key(values["title"])
     if "description" in values:
         derived["description_key"] = case_key(values["description"] or "")
+    if "tags" in values:
+        derived["tag_keys"] = [case_key(tag) for tag in values["tags"]]
     if values.keys() >= DUE_FIELDS:
         derived["due_at"] = due_at(values["due_date"], values["due_time"], values["timezone"])
     return derived

@@ -121,6 +121,18 @@ class PreconditionFailed(ApiError):
     message = "The task has changed since the version in If-Match; nothing was changed"
 
 
+class TagNotFound(ApiError):
+    status_code = 404
+    error_code = "TAG_NOT_FOUND"
+    message = "No task of yours carries this tag"
+
+
+class TagLimitReached(ApiError):
+    status_code = 409
+    error_code = "TAG_LIMIT_REACHED"
+    message = "This user has the most distinct tags allowed (500); reuse or delete some first"
+
+
 class ConcurrentChanges(ApiError):
     """Other writes kept changing the task while this one merged its due fields with them."""
 
@@ -268,8 +280,10 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 
 
 def _describe(error: Any) -> tuple[str, str]:
-    location = [str(part) for part in error.get("loc", ())]
-    where, names = (location[0], location[1:]) if location else ("body", [])
+    """The client's field (a body field, a parameter, a header) and what is wrong with it. An
+    error in one item of a list names the field, and the item in the message."""
+    location = list(error.get("loc", ()))
+    where, names = (str(location[0]), location[1:]) if location else ("body", [])
     kind = error.get("type")
     if kind == "json_invalid":
         return "body", "Body is not valid JSON"
@@ -278,7 +292,10 @@ def _describe(error: Any) -> tuple[str, str]:
             return "body", "A JSON body is required"
         return "body", "Body must be a JSON object"
     message = str(error.get("msg", "Invalid value")).removeprefix("Value error, ")
-    return ".".join(names) or where, message
+    items = [part for part in names[1:] if isinstance(part, int)]
+    if items:
+        message = f"item {items[0] + 1}: {message}"
+    return str(names[0]) if names else where, message
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> Response:

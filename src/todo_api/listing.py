@@ -48,8 +48,8 @@ from sqlmodel import col
 
 from todo_api.derived import case_key
 from todo_api.errors import InvalidCursor
-from todo_api.models import Priority, Task
-from todo_api.schemas import storable
+from todo_api.models import Priority, Task, TaskTag
+from todo_api.schemas import Tag, storable
 from todo_api.task_json import task_object
 
 MAX_PAGE = 500
@@ -109,6 +109,10 @@ class ListParams(BaseModel):
         description="One or more of `none`, `low`, `medium`, `high`, comma-separated "
         "(`high,medium`)",
     )
+    tag: list[Tag] = Field(
+        default_factory=list,
+        description="Repeatable: tasks that carry every tag given, case-insensitively",
+    )
     q: (
         Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
         | None
@@ -155,11 +159,20 @@ class ListParams(BaseModel):
         levels = {Priority(level) for level in (self.priority or "").split(",") if level}
         return sorted(_PRIORITIES.index(level) for level in levels)
 
+    @property
+    def tag_keys(self) -> list[str]:
+        """Each tag asked for once, as tags compare: case-folded."""
+        return sorted({case_key(tag) for tag in self.tag})
+
     def fingerprint(self) -> str:
         """What a cursor must have been made for: the same filters and sort (a page's size may
         change between pages)."""
         asked = self.model_dump(mode="json", exclude={"limit", "cursor"})
-        asked |= {"priority": self.priorities, "sort": self.sort_keys}
+        asked |= {
+            "priority": self.priorities,
+            "sort": self.sort_keys,
+            "tag": self.tag_keys,
+        }
         canonical = orjson.dumps(asked, option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(canonical, digest_size=8).hexdigest()
 
@@ -179,6 +192,7 @@ class _Shape:
     dialect: str
     status: str
     priorities: bool
+    tags: int
     q: bool
     due_after: bool
     due_before: bool
@@ -219,6 +233,12 @@ def _statement(shape: _Shape) -> Select[Any]:
         conditions.append(col(Task.completed).is_(shape.status == "completed"))
     if shape.priorities:
         conditions.append(SORT_KEYS["priority"].in_(bindparam("priorities", expanding=True)))
+    for index in range(shape.tags):
+        carrying = select(col(TaskTag.task_id)).where(
+            col(TaskTag.user_id) == bindparam("owner_id"),
+            col(TaskTag.key) == bindparam(f"tag_{index}"),
+        )
+        conditions.append(_COLUMNS["id"].in_(carrying))
     if shape.q:
         pattern = bindparam("q_pattern", type_=_COLUMNS["title_key"].type)
         conditions.append(
@@ -260,6 +280,7 @@ def page_statement(
         dialect=dialect,
         status=params.status,
         priorities=params.priority is not None,
+        tags=len(params.tag_keys),
         q=params.q is not None,
         due_after=params.due_after is not None,
         due_before=params.due_before is not None,
@@ -271,6 +292,7 @@ def page_statement(
     values: dict[str, Any] = {"owner_id": user_id}
     if params.priority is not None:
         values["priorities"] = params.priorities
+    values |= {f"tag_{index}": key for index, key in enumerate(params.tag_keys)}
     if params.q is not None:
         values["q_pattern"] = "%" + _escape_like(case_key(params.q)) + "%"
     if params.due_after is not None:

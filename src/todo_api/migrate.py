@@ -26,6 +26,7 @@ def upgrade(database: DatabaseURL, revision: str = "head") -> None:
         engine.dispose()
 
 
-def _connect_args(database: DatabaseURL) -> dict[str, int]:
-    # Neon's pooler (transaction mode) runs DDL fine over a direct or pooled URL alike.
-    return {} if database.is_sqlite else {"connect_timeout": 10}
+def _connect_args(database: DatabaseURL) -> dict[str, int | None]:
+    # Neon's pooler (transaction mode) runs DDL fine over a direct or pooled URL alike, but not
+    # server-side prepared statements, which psycopg uses for a batch (executemany) by default.
+    return {} if database.is_sqlite else {"connect_timeout": 10, "prepare_threshold": None}

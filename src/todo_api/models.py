@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Date,
@@ -25,6 +26,9 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 255
 TIMEZONE_MAX = 64
+TAG_MAX = 40
+TAGS_PER_TASK = 20
+TAGS_PER_USER = 500
 
 
 class Priority(StrEnum):
@@ -134,6 +138,29 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     title_key: str = Field(sa_column=Column(_KEY, nullable=False, server_default=""))
     description_key: str = Field(sa_column=Column(_KEY, nullable=False, server_default=""))
+    # The tags as the client sees them, and their case-folded keys, in the same order.
+    tags: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
+    )
+    tag_keys: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
+    )
+
+
+class TaskTag(SQLModel, table=True):
+    """Which of a user's tasks carry which tag: an index of `tasks.tags`, kept by triggers on
+    `tasks` (migration 0006) on every insert, delete and change of tags. A tag filter and the
+    user's tag list read it by (user_id, key) instead of every task's JSON."""
+
+    __tablename__ = "task_tags"
+    __table_args__ = (Index("ix_task_tags_task_id", "task_id"),)
+
+    user_id: str = Field(max_length=USER_ID_MAX, primary_key=True)
+    key: str = Field(sa_column=Column(_KEY, primary_key=True))
+    task_id: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    name: str = Field(max_length=TAG_MAX)
 
 
 class Owner(SQLModel, table=True):

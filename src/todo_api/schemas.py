@@ -1,6 +1,7 @@
 """What clients send and receive: request bodies, the task as shown, and the error shape."""
 
 import re
+import unicodedata
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -18,9 +19,16 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from todo_api.derived import ZONES
+from todo_api.derived import ZONES, case_key
 from todo_api.errors import error_codes
-from todo_api.models import DESCRIPTION_MAX, TIMEZONE_MAX, TITLE_MAX, Priority
+from todo_api.models import (
+    DESCRIPTION_MAX,
+    TAG_MAX,
+    TAGS_PER_TASK,
+    TIMEZONE_MAX,
+    TITLE_MAX,
+    Priority,
+)
 
 _CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 
@@ -127,6 +135,39 @@ TimeZone = Annotated[
         json_schema_extra={"enum": [*sorted(ZONES), None]},
     ),
 ]
+# A tag: trimmed, 1 to 40 characters, no control characters (C0, DEL, C1).
+TAG_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f{_WHITESPACE}][^\x00-\x1f\x7f-\x9f]*$"
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX),
+    Field(json_schema_extra={"pattern": TAG_PATTERN}),
+]
+
+
+def _without_control_characters(tag: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in tag):
+        raise ValueError("must not contain control characters")
+    return tag
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    """In the order given, each tag once: `Work` and `work` are the same tag, the first kept."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(case_key(tag), tag)
+    return list(seen.values())
+
+
+Tags = Annotated[
+    list[Annotated[Tag, AfterValidator(_without_control_characters)]],
+    Field(
+        max_length=TAGS_PER_TASK,
+        description="Up to 20 tags of 1 to 40 characters, in the order given; a tag given "
+        "twice (whatever its case) is kept once, and spelled as the user first spelled it",
+    ),
+    AfterValidator(_distinct),
+]
+
 PriorityLevel = Annotated[
     Priority, Field(strict=False, description="`none` (the default), `low`, `medium` or `high`")
 ]
@@ -170,6 +211,7 @@ class TaskCreate(BaseModel):
     title: Title
     description: Description = None
     priority: PriorityLevel = Priority.NONE
+    tags: Tags = Field(default_factory=list)
     due_date: DueDate = None
     due_time: DueTime = None
     timezone: TimeZone = None
@@ -198,11 +240,12 @@ class TaskPatch(BaseModel):
     priority: Annotated[Priority | None, Field(strict=False)] = _omitted(
         "`none`, `low`, `medium` or `high`; left unchanged when omitted; never null"
     )
+    tags: Tags | None = _omitted("The task's tags, all of them; left unchanged when omitted")
     due_date: DueDate = None
     due_time: DueTime = None
     timezone: TimeZone = None
 
-    @field_validator("title", "completed", "priority")
+    @field_validator("title", "completed", "priority", "tags")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for a value the client sent: an explicit null is an error, not "unchanged".
@@ -230,6 +273,7 @@ class TaskPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     priority: Priority
+    tags: list[str]
     due_date: date | None
     due_time: Annotated[
         time | None,
@@ -246,6 +290,21 @@ class TaskPublic(BaseModel):
     version: int = Field(
         description="1 on create, one more on every change; the task's ETag is this number"
     )
+
+
+class TagRename(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    name: Annotated[Tag, AfterValidator(_without_control_characters)]
+
+
+class TagSummary(BaseModel):
+    """One of a user's tags: how many of their tasks carry it, and how many of those are
+    pending."""
+
+    name: str = Field(description="As the user first spelled it")
+    tasks: int
+    pending: int
 
 
 class ErrorBody(BaseModel):

@@ -14,6 +14,7 @@ The store itself sets only what the server owns: the owner, timestamps, `version
 `completed_at`.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -38,14 +39,21 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningDelete
 from sqlmodel import col
 
-from todo_api.derived import DERIVED, DUE_FIELDS, derived_columns
-from todo_api.errors import ConcurrentChanges, PreconditionFailed, TaskNotFound, ValidationFailed
+from todo_api.database import atomic
+from todo_api.derived import DERIVED, DUE_FIELDS, case_key, derived_columns
+from todo_api.errors import (
+    ConcurrentChanges,
+    PreconditionFailed,
+    TagLimitReached,
+    TaskNotFound,
+    ValidationFailed,
+)
 from todo_api.listing import ListParams, Page, page, page_statement
-from todo_api.models import Owner, Task
+from todo_api.models import TAGS_PER_USER, Owner, Task, TaskTag
 from todo_api.schemas import DUE_TIME_NEEDS_A_DATE, TaskCreate, TaskPatch
 from todo_api.task_json import DIALECTS, task_array, task_object
 
@@ -181,6 +189,19 @@ def _due_now() -> Select[Any]:
 _LIST = {name: _list(name) for name in DIALECTS}
 _CREATE = {name: _create(name) for name in DIALECTS}
 _EXISTS = _exists()
+_HOLD_OWNER = {
+    name: dialect_insert(Owner)
+    .values(user_id=bindparam("owner_id"), tasks=0)
+    .on_conflict_do_update(index_elements=[col(Owner.user_id)], set_={"tasks": col(Owner.tasks)})
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_USERS_TAGS = col(TaskTag.user_id) == bindparam("owner_id")
+_KNOWN_SPELLINGS = (
+    select(col(TaskTag.key), func.min(col(TaskTag.name)))
+    .where(_USERS_TAGS, col(TaskTag.key).in_(bindparam("keys", expanding=True)))
+    .group_by(col(TaskTag.key))
+)
+_DISTINCT_TAGS = select(func.count(func.distinct(col(TaskTag.key)))).where(_USERS_TAGS)
 _DUE_NOW = _due_now()
 
 
@@ -208,11 +229,18 @@ def create_task(
     connection: Connection, user_id: str, data: TaskCreate, *, limit: int
 ) -> StoredTask | None:
     """The new task, or None when the user already holds `limit` tasks."""
-    now = datetime.now(UTC)
     values = data.model_dump()
-    parameters = {
-        f"new_{name}": value for name, value in (values | derived_columns(values)).items()
-    }
+    with atomic(connection) if values["tags"] else nullcontext():
+        if values["tags"]:
+            values["tags"] = _spelled_as_known(connection, user_id, values["tags"])
+        return _insert(connection, user_id, values | derived_columns(values), limit)
+
+
+def _insert(
+    connection: Connection, user_id: str, values: dict[str, Any], limit: int
+) -> StoredTask | None:
+    now = datetime.now(UTC)
+    parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {
         "owner_id": user_id,
         "limit": limit,
@@ -237,6 +265,20 @@ def change_task(
     sent = changes.model_dump(exclude_unset=True)
     if not sent:
         return get_task(connection, user_id, task_id, versions)
+    if not sent.get("tags"):
+        return _merge_and_change(connection, user_id, task_id, sent, versions)
+    with atomic(connection):
+        sent["tags"] = _spelled_as_known(connection, user_id, sent["tags"])
+        return _merge_and_change(connection, user_id, task_id, sent, versions)
+
+
+def _merge_and_change(
+    connection: Connection,
+    user_id: str,
+    task_id: int,
+    sent: dict[str, Any],
+    versions: Versions,
+) -> StoredTask:
     if not sent.keys() & DUE_FIELDS:
         return _change(connection, user_id, task_id, sent | derived_columns(sent), versions)
     for _ in range(_MERGE_ATTEMPTS):
@@ -284,6 +326,30 @@ def delete_task(
     parameters = _parameters(user_id, task_id, versions)
     if connection.execute(_delete(versions is not None), parameters).first() is None:
         _refuse(connection, parameters)
+
+
+def hold_owner(connection: Connection, user_id: str) -> None:
+    """Locks the user's owner row (making it if need be) until the transaction ends: the writes
+    of one user that touch tags take turns on it; other users' never wait."""
+    connection.execute(_HOLD_OWNER[connection.dialect.name], {"owner_id": user_id})
+
+
+def _spelled_as_known(connection: Connection, user_id: str, tags: list[str]) -> list[str]:
+    """Each tag as the user first spelled it (`work` on a new task becomes the `Work` the user
+    already has), and 409 when the new ones would take the user past TAGS_PER_USER.
+
+    Holds the owner's row first (in the caller's transaction): writes of one user that bring
+    tags then take turns, so two of them cannot both add the 500th tag or spell a new tag two
+    ways."""
+    hold_owner(connection, user_id)
+    keys = [case_key(tag) for tag in tags]
+    spellings = connection.execute(_KNOWN_SPELLINGS, {"owner_id": user_id, "keys": keys})
+    known: dict[str, str] = {key: name for key, name in spellings}
+    if any(key not in known for key in keys):
+        held = connection.execute(_DISTINCT_TAGS, {"owner_id": user_id}).scalar_one()
+        if held + len({key for key in keys if key not in known}) > TAGS_PER_USER:
+            raise TagLimitReached
+    return [known.get(key, tag) for key, tag in zip(keys, tags, strict=True)]
 
 
 def _parameters(

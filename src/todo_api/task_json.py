@@ -80,6 +80,9 @@ def _sqlite_value(column: ColumnElement[Any], kind: Any) -> ColumnElement[Any]:
     if kind is time:
         # Stored by SQLAlchemy as `HH:MM:SS.ffffff`.
         return func.substr(column, 1, 5)
+    if get_origin(kind) is list:
+        # Stored as JSON text: json() nests it as an array, not a string.
+        return func.json(column)
     if isinstance(kind, type) and issubclass(kind, Enum):
         return _enum_value(column, kind)
     if kind is datetime:

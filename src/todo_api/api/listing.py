@@ -9,7 +9,7 @@ from todo_api.errors import ValidationFailed
 from todo_api.listing import ListParams
 
 # May be given more than once; any other parameter given twice is a 422, not "the last wins".
-_REPEATABLE: frozenset[str] = frozenset()
+_REPEATABLE = frozenset({"tag"})
 
 
 async def _list_params(request: Request, params: Annotated[ListParams, Query()]) -> ListParams:

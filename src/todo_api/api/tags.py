@@ -1,0 +1,79 @@
+"""The tag endpoints: a user's tags with counts, renaming (merging) one, and removing one from
+every task. Authentication and ownership are checked by OwnerRoute, as for tasks."""
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Path, status
+from starlette.responses import Response
+
+from todo_api import tags
+from todo_api.api.rendering import JSONText, error_responses
+from todo_api.api.tasks import UserId
+from todo_api.auth.guard import OwnerRoute, bearer_scheme
+from todo_api.database import DatabaseDep
+from todo_api.errors import (
+    ApiError,
+    AuthKeysUnavailable,
+    DatabaseTimeout,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidToken,
+    MissingToken,
+    PayloadTooLarge,
+    TagNotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from todo_api.schemas import TagRename, TagSummary
+
+router = APIRouter(
+    prefix="/api/{user_id}/tags",
+    tags=["tags"],
+    route_class=OwnerRoute,
+    dependencies=[Depends(bearer_scheme)],
+    responses=error_responses(
+        MissingToken,
+        InvalidToken,
+        Forbidden,
+        ValidationFailed,
+        ApiError,
+        DatabaseUnavailable,
+        DatabaseTimeout,
+        AuthKeysUnavailable,
+    ),
+)
+
+TagName = Annotated[
+    str, Path(min_length=1, max_length=200, description="The tag, in any case: `work` is `Work`")
+]
+
+
+@router.get("", response_model=list[TagSummary], summary="List the caller's tags")
+async def list_tags(user_id: UserId, db: DatabaseDep) -> Response:
+    return JSONText(await db.run(tags.list_tags, user_id))
+
+
+@router.patch(
+    "/{name:path}",
+    response_model=TagSummary,
+    responses=error_responses(TagNotFound, PayloadTooLarge, UnsupportedMediaType),
+    summary="Rename a tag on every task that carries it",
+    description="Into a tag the caller already has, it merges (keeping that tag's spelling). "
+    "Every task changed counts as changed: `version` and `updated_at` move.",
+)
+async def rename_tag(user_id: UserId, name: TagName, body: TagRename, db: DatabaseDep) -> Response:
+    renamed = await db.run(tags.rename_tag, user_id, name, body.name)
+    return JSONText(orjson.dumps(renamed))
+
+
+@router.delete(
+    "/{name:path}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(TagNotFound),
+    summary="Take a tag off every task that carries it",
+)
+async def delete_tag(user_id: UserId, name: TagName, db: DatabaseDep) -> Response:
+    await db.run(tags.delete_tag, user_id, name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
