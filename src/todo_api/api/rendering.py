@@ -7,7 +7,16 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from todo_api.errors import ApiError
+from todo_api.errors import (
+    ApiError,
+    AuthKeysUnavailable,
+    DatabaseTimeout,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidToken,
+    MissingToken,
+    ValidationFailed,
+)
 from todo_api.schemas import ErrorBody
 
 REQUEST_ID_HEADER = {
@@ -69,6 +78,22 @@ def error_responses(*errors: type[ApiError]) -> Responses:
         }
         for status, kinds in by_status.items()
     }
+
+
+def owner_route_errors() -> Responses:
+    """What any route under /api/{user_id}/ may answer, whatever it does: its token refused,
+    another user's path, a malformed request, and the database or Better Auth's keys out of
+    reach."""
+    return error_responses(
+        MissingToken,
+        InvalidToken,
+        Forbidden,
+        ValidationFailed,
+        ApiError,
+        DatabaseUnavailable,
+        DatabaseTimeout,
+        AuthKeysUnavailable,
+    )
 
 
 def operation_id(route: APIRoute) -> str:

@@ -8,22 +8,14 @@ from fastapi import APIRouter, Depends, Path, status
 from starlette.responses import Response
 
 from todo_api import tags
-from todo_api.api.rendering import JSONText, error_responses
+from todo_api.api.rendering import JSONText, error_responses, owner_route_errors
 from todo_api.api.tasks import UserId
 from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import (
-    ApiError,
-    AuthKeysUnavailable,
-    DatabaseTimeout,
-    DatabaseUnavailable,
-    Forbidden,
-    InvalidToken,
-    MissingToken,
     PayloadTooLarge,
     TagNotFound,
     UnsupportedMediaType,
-    ValidationFailed,
 )
 from todo_api.schemas import TagRename, TagSummary
 
@@ -32,16 +24,7 @@ router = APIRouter(
     tags=["tags"],
     route_class=OwnerRoute,
     dependencies=[Depends(bearer_scheme)],
-    responses=error_responses(
-        MissingToken,
-        InvalidToken,
-        Forbidden,
-        ValidationFailed,
-        ApiError,
-        DatabaseUnavailable,
-        DatabaseTimeout,
-        AuthKeysUnavailable,
-    ),
+    responses=owner_route_errors(),
 )
 
 TagName = Annotated[

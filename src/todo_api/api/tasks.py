@@ -29,26 +29,19 @@ from todo_api.api.rendering import (
     Responses,
     error_responses,
     not_modified,
+    owner_route_errors,
 )
 from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import (
-    ApiError,
-    AuthKeysUnavailable,
-    DatabaseTimeout,
-    DatabaseUnavailable,
-    Forbidden,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     InvalidCursor,
-    InvalidToken,
-    MissingToken,
     PayloadTooLarge,
     PreconditionFailed,
     TaskLimitReached,
     TaskNotFound,
     UnsupportedMediaType,
-    ValidationFailed,
 )
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import (
@@ -66,16 +59,7 @@ router = APIRouter(
     tags=["tasks"],
     route_class=OwnerRoute,
     dependencies=[Depends(bearer_scheme)],
-    responses=error_responses(
-        MissingToken,
-        InvalidToken,
-        Forbidden,
-        ValidationFailed,
-        ApiError,
-        DatabaseUnavailable,
-        DatabaseTimeout,
-        AuthKeysUnavailable,
-    ),
+    responses=owner_route_errors(),
 )
 
 # OwnerRoute has checked that this is the token's user before the handler runs.
