@@ -32,7 +32,17 @@ def test_tags_are_trimmed_kept_in_order_and_given_once(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "tags",
-    [[""], ["   "], ["x" * 41], ["bell\x07"], ["tab\tinside"], ["c1\x85inside"], ["a"] * 21, "work", [7]],
+    [
+        [""],
+        ["   "],
+        ["x" * 41],
+        ["bell\x07"],
+        ["tab\tinside"],
+        ["c1\x85inside"],
+        ["a"] * 21,
+        "work",
+        [7],
+    ],
 )
 def test_invalid_tags_are_a_422_naming_tags(api: Api, tags: object) -> None:
     answer = api.client.post("/api/alice/tasks", json={"title": "t", "tags": tags}, headers=auth())
