@@ -87,9 +87,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     # AUTOINCREMENT on SQLite so that a deleted task's id is never handed out again.
-    # An index for each filter and sort key, each ending in `id` (ties break on it), so that a
-    # page in that order is an index range scan; descending keys as they are asked for, with
-    # nulls last. Substring search uses trigram indexes (PostgreSQL only: `info`, migration 0005).
+    # Indexes for the orders lists use most, each ending in `id` (ties break on it), so that a
+    # page in that order is an index range scan: by id, pending first, by due date, by title.
+    # Other sort keys (priority, created_at, updated_at, completed_at) and descending orders
+    # sort the user's matching tasks (docs/benchmarks.md). Substring search uses trigram indexes
+    # (PostgreSQL only: `info`, migration 0005); tags, the task_tags table.
     __table_args__ = (
         Index("ix_tasks_user_id_id", "user_id", "id"),
         Index("ix_tasks_user_id_completed_id", "user_id", "completed", "id"),
