@@ -8,22 +8,29 @@ from bench import procs, wrk
 from bench.servers import Server
 from bench.stats import Key, Sample
 
-WRITES = frozenset({"create", "toggle", "mix"})
+WRITES = frozenset({"create", "toggle", "mix", "patch_if_match"})
+
+
+def _nothing(server: Server, workload: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class Driver:
-    """What every run needs: wrk, the data files per workload, settings and a log."""
+    """What every run needs: wrk, the data files per workload, settings and a log; what to do
+    after a write workload, and before any run (patch_if_match's data file is made then)."""
 
     wrk: str
     data: dict[str, Path]
     timeout: str
     log: Path
     reset_writes: Callable[[], None]
+    before: Callable[[Server, str], None] = _nothing
 
 
 def once(driver: Driver, server: Server, workload: str, c: int, seconds: int) -> wrk.WrkResult:
     """Unmeasured load (warm-up or a profile): the same run, no sample kept."""
+    driver.before(server, workload)
     result = wrk.run(
         driver.wrk,
         server.base_url,
@@ -39,6 +46,7 @@ def once(driver: Driver, server: Server, workload: str, c: int, seconds: int) ->
 
 
 def sample(driver: Driver, server: Server, key: Key, run: int, seconds: int) -> Sample:
+    driver.before(server, key.workload)
     with procs.RssSampler(server.pid) as rss:
         result = wrk.run(
             driver.wrk,
@@ -68,7 +76,7 @@ def describe(s: Sample) -> str:
     r = s.result
     label = f"{s.key.server}@{s.key.rows:,}" if s.key.rows else s.key.server
     return (
-        f"{label:>17} {s.key.workload:<8} c={s.key.concurrency:<5} run {s.run}: "
+        f"{label:>17} {s.key.workload:<16} c={s.key.concurrency:<5} run {s.run}: "
         f"{r.rps:8,.0f} req/s  p50 {r.p50_ms:7.1f}  p95 {r.p95_ms:7.1f}  p99 {r.p99_ms:7.1f} ms  "
         f"errors {r.errors}  rss {s.rss_tree_mb:.0f} MB"
     )
@@ -81,14 +89,16 @@ def interleaved(
     concurrency: tuple[int, ...],
     runs: int,
     seconds: Callable[[int], int],
+    levels: dict[str, tuple[int, ...]] | None = None,
 ) -> list[Sample]:
-    """Run r of every (workload, c, server) before run r+1; server order rotates per run."""
+    """Run r of every (workload, c, server) before run r+1; server order rotates per run.
+    ``levels`` gives some workloads other concurrency levels than ``concurrency``."""
     samples: list[Sample] = []
     for run in range(1, runs + 1):
         shift = (run - 1) % len(servers)
         order = servers[shift:] + servers[:shift]
         for workload in workloads:
-            for c in concurrency:
+            for c in (levels or {}).get(workload, concurrency):
                 for server in order:
                     if workload not in server.spec.workloads:
                         continue

@@ -4,8 +4,14 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKLOADS = ("list", "get", "create", "toggle", "mix", "list_big")
-DEFAULT_WORKLOADS = ("list", "get", "create", "toggle", "mix")
+V1_WORKLOADS = ("list", "get", "create", "toggle", "mix", "list_big")
+# The v2 workloads (bench/v2.py): the service only, one user with 10,000 tasks, at c=100 in the
+# table-size phase's 5,000,000-row database (or in the main phase without that phase).
+PAGE_WORKLOADS = ("page_pending_due", "page_deep", "search_q")
+V2_WORKLOADS = (*PAGE_WORKLOADS, "patch_if_match")
+V2_CONCURRENCY = 100
+WORKLOADS = (*V1_WORKLOADS, *V2_WORKLOADS)
+DEFAULT_WORKLOADS = ("list", "get", "create", "toggle", "mix", *V2_WORKLOADS)
 DEFAULT_OURS_CMD = "todo-api serve --host {host} --port {port} --workers {workers}"
 DEFAULT_MIGRATE_CMD = "todo-api migrate"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +37,7 @@ class Options:
     users: int
     tasks_per_user: int
     big_user_tasks: int
+    v2_user_tasks: int
     pg_dsn: str
     database: str
     out_dir: Path | None
@@ -43,6 +50,19 @@ class Options:
     @property
     def table_sizes_small(self) -> int:
         return self.table_sizes[0] if self.table_sizes else 0
+
+    @property
+    def v2_workloads(self) -> tuple[str, ...]:
+        """The v2 workloads asked for (the service's only: none with --no-ours)."""
+        if self.ours_cmd is None:
+            return ()
+        return tuple(w for w in self.workloads if w in V2_WORKLOADS)
+
+    @property
+    def v2_in_size_phase(self) -> bool:
+        """Whether the v2 workloads run in the table-size phase, against its large database,
+        rather than in the main phase against the small seed."""
+        return bool(self.v2_workloads) and self.table_sizes is not None
 
     def seconds(self, concurrency: int) -> int:
         """Run length: high concurrency needs longer runs for replies slower than the timeout."""
@@ -79,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--smoke",
         action="store_true",
-        help="~5 s of load: 1 run of 1 s, c=10, list and mix, no table-size phase; "
-        "writes to a temporary directory, never docs/",
+        help="~10 s of load: 1 run of 1 s, c=10, list, mix and the v2 workloads (against the "
+        "small seed), no table-size phase; writes to a temporary directory, never docs/",
     )
     add("--duration", type=int, default=10, help="seconds of load per wrk run (default 10)")
     add(
@@ -108,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workloads",
         type=_names,
         default=DEFAULT_WORKLOADS,
-        help=f"comma-separated, from {','.join(WORKLOADS)} (default: all but list_big)",
+        help=f"comma-separated, from {','.join(WORKLOADS)} (default: all but list_big); the "
+        "v2 ones (page_*, search_q, patch_if_match) run in the table-size phase at c=100",
     )
     add(
         "--ours-cmd",
@@ -154,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--users", type=int, default=1000, help="seeded users (default 1000)")
     add("--tasks-per-user", type=int, default=50, help="tasks per seeded user (default 50)")
     add("--big-user-tasks", type=int, default=5000, help="tasks of the one big user (default 5000)")
+    add(
+        "--v2-user-tasks",
+        type=int,
+        default=10_000,
+        help="tasks of the v2 workloads' user (default 10000)",
+    )
     add(
         "--pg",
         default="postgresql://postgres@127.0.0.1:5432",
@@ -201,7 +228,7 @@ def parse(argv: list[str] | None = None) -> Options:
     args = build_parser().parse_args(argv)
     if args.smoke:
         args.duration, args.warmup, args.runs = 1, 0, 1
-        args.concurrency, args.workloads = (10,), ("list", "mix")
+        args.concurrency, args.workloads = (10,), ("list", "mix", *V2_WORKLOADS)
         args.table_sizes, args.ours_workers, args.profile = None, (1,), False
     if args.runs < 1 or args.duration < 1 or min(args.concurrency) < 1:
         raise SystemExit("--runs, --duration and --concurrency must be positive")
@@ -223,6 +250,7 @@ def parse(argv: list[str] | None = None) -> Options:
         users=args.users,
         tasks_per_user=args.tasks_per_user,
         big_user_tasks=args.big_user_tasks,
+        v2_user_tasks=args.v2_user_tasks,
         pg_dsn=args.pg.rstrip("/"),
         database=args.database,
         out_dir=args.out,

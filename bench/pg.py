@@ -3,14 +3,37 @@
 import shlex
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from operator import itemgetter
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-COPY_SQL = "COPY tasks (user_id, title, description, completed, created_at, updated_at) FROM STDIN"
+# Every column the seed fills, in COPY order. A table made by an older migration (--previous) or
+# by the bench's own DDL (--migrate-cmd builtin) has only some of them: the COPY names those it
+# has, and the others keep their defaults.
+SEED_COLUMNS = (
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "version",
+    "priority",
+    "due_date",
+    "due_at",
+    "title_key",
+    "description_key",
+)
+COPY_SQL = f"COPY tasks ({', '.join(SEED_COLUMNS)}) FROM STDIN"
 # The service's migration owns the real schema; this copy of the contract is only for
 # --migrate-cmd builtin (measuring the baselines without the service).
 BUILTIN_DDL = """
@@ -45,6 +68,7 @@ class Seed:
     users: tuple[SeededUser, ...]
     big_user: SeededUser | None
     max_id: int
+    v2_user: SeededUser | None = None
 
 
 def url(server: str, database: str) -> str:
@@ -89,25 +113,128 @@ def server_version(dsn: str) -> str:
     return str(row[0]) if row else "unknown"
 
 
-def _rows(uids: Iterator[str], per_user: int, stamp: str) -> Iterator[str]:
-    for uid in uids:
-        for i in range(per_user):
-            description = f"Seeded description {i} for {uid}" if i % 2 else "\\N"
-            completed = "t" if i % 3 == 0 else "f"
-            yield f"{uid}\tTask {i} of {uid}\t{description}\t{completed}\t{stamp}\t{stamp}\n"
+# The seed's texts: a verb and a thing make a title, a note makes a description. Each user's
+# tasks go through the things and the notes in a fixed order, so that the search word is in the
+# title of one task in 50 and in the description of another one in 50, for every user alike
+# (about 4 % of tasks match `q=milk`). A few words need Unicode case folding or NFKC to match
+# (`ÉTÉ`, `Straße`, the ligature in `ﬁling`), so the stored keys are not just lower case.
+SEARCH_WORD = "milk"
+_VERBS = (
+    "Buy", "Call", "Email", "Fix", "Plan", "Book", "Pay", "Clean", "Write", "Read", "Check",
+    "Order", "Return", "Send", "Review", "Pick up", "Renew", "Cancel", "Print", "Sort out",
+    "Ask about", "Bring", "Find", "Update",
+)  # fmt: skip
+_THINGS = (
+    "milk", "eggs", "bread", "coffee beans", "the dentist", "Grandma", "the car", "tax return",
+    "passport", "flights", "the hotel", "rent", "the invoice", "the kitchen", "the garage",
+    "the report", "slides", "Müller's quote", "Café Zoë booking", "ÉTÉ festival tickets",
+    "the ﬁling cabinet", "birthday cake", "plants", "gym membership", "library books", "the bike",
+    "insurance", "the plumber", "school forms", "the budget", "photos", "the lease",
+    "bank statement", "the printer", "dog food", "the vet", "phone bill", "water bill", "the roof",
+    "curtains", "batteries", "light bulbs", "the newsletter", "conference talk", "the backup",
+    "train tickets", "the landlord", "groceries", "a gift for Ana", "the Straße permit",
+)  # fmt: skip
+_NOTES = (
+    "Before Friday", "Ask Zoë first", "See the email from Müller", "The one on the top shelf",
+    "If it is still on sale", "Keep the receipt", "By the end of the month", "After the meeting",
+    "With the blue folder", "Call back if no answer", "For the ÉTÉ trip",
+    "And oat MILK for the coffee", "The cheaper option", "Check the Straße address",
+    "Two of them", "Before the deadline", "At the usual place", "Remember the discount code",
+    "For the weekend", "Only if needed", "Ask at the front desk", "Bring ID",
+    "Compare three offers", "The large size", "Online is faster",
+)  # fmt: skip
+# Priority ranks (0 none .. 3 high) in turn: 3/7 none, 2/7 low, 1/7 medium, 1/7 high.
+_PRIORITY_CYCLE = ("0", "2", "1", "0", "3", "1", "0")
+# Due dates spread over 120 days, from 30 days before the seeding day.
+_DUE_SPREAD_DAYS = 120
+_DUE_FIRST_DAY = -30
 
 
-def copy_tasks(dsn: str, uids: Iterator[str], per_user: int) -> int:
-    """Bulk-load ``per_user`` tasks for each user id with COPY; returns the rows written."""
-    stamp = datetime.now(UTC).isoformat()
+def case_key(text: str) -> str:
+    """What the service stores as `title_key` and `description_key` (todo_api.derived)."""
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+_TITLES = tuple(
+    tuple((f"{verb} {thing}", case_key(f"{verb} {thing}")) for thing in _THINGS) for verb in _VERBS
+)
+_DESCRIPTIONS = tuple((note, case_key(note)) for note in _NOTES)
+assert sum(SEARCH_WORD in case_key(thing) for thing in _THINGS) == 1
+assert sum(SEARCH_WORD in key for _, key in _DESCRIPTIONS) == 1
+assert not any(SEARCH_WORD in case_key(verb) for verb in _VERBS)
+assert len(_THINGS) == 50 and len(_NOTES) == 25  # 7 and 3 step through them: coprime
+
+
+def _due_dates(today: date) -> tuple[tuple[str, str], ...]:
+    """(due_date, due_at) pairs: without a time or zone, a task is due at the start of the next
+    day in UTC (todo_api.derived.due_at)."""
+    days = (today + timedelta(days=_DUE_FIRST_DAY + n) for n in range(_DUE_SPREAD_DAYS))
+    return tuple((d.isoformat(), f"{d + timedelta(days=1)}T00:00:00+00:00") for d in days)
+
+
+def _rows(uid: str, count: int, stamp: str, dues: tuple[tuple[str, str], ...]) -> Iterator[str]:
+    """One user's tasks as COPY lines of SEED_COLUMNS: mixed priorities, half with a due date,
+    a third completed (completed_at = updated_at), half with a description, version 1."""
+    h = zlib.crc32(uid.encode())  # where this user starts in each cycle
+    for i in range(count):
+        title, title_key = _TITLES[(i + h) % len(_VERBS)][(i * 7 + h) % len(_THINGS)]
+        if i % 2:
+            description, description_key = _DESCRIPTIONS[(i * 3 + h) % len(_NOTES)]
+        else:
+            description, description_key = "\\N", ""
+        completed, completed_at = ("t", stamp) if i % 3 == 0 else ("f", "\\N")
+        priority = _PRIORITY_CYCLE[(i + h) % len(_PRIORITY_CYCLE)]
+        due_date, due_at = dues[(i * 11 + h) % len(dues)] if i // 2 % 2 == 0 else ("\\N", "\\N")
+        yield (
+            f"{uid}\t{title}\t{description}\t{completed}\t{stamp}\t{stamp}\t{completed_at}\t1\t"
+            f"{priority}\t{due_date}\t{due_at}\t{title_key}\t{description_key}\n"
+        )
+
+
+def _lines(users: Iterable[tuple[str, int]], stamp: str) -> Iterator[str]:
+    dues = _due_dates(datetime.fromisoformat(stamp).date())
+    for uid, count in users:
+        yield from _rows(uid, count, stamp, dues)
+
+
+def _interleave(main: Iterator[str], extra: Iterator[str], every: int) -> Iterator[str]:
+    """``main``'s lines with one of ``extra``'s after every ``every`` of them (the rest of
+    ``extra`` at the end): a user whose tasks were created over the table's whole history."""
+    for n, line in enumerate(main, 1):
+        yield line
+        if n % every == 0:
+            yield from islice(extra, 1)
+    yield from extra
+
+
+def _table_columns(conn: psycopg.Connection[Any]) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'tasks'"
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def copy_lines(dsn: str, lines: Iterable[str]) -> int:
+    """Bulk-load COPY lines of SEED_COLUMNS (only the columns the table has); returns the rows
+    written."""
     written = 0
     with psycopg.connect(dsn) as conn:
+        present = _table_columns(conn)
+        keep = [i for i, name in enumerate(SEED_COLUMNS) if name in present]
+        if len(keep) == len(SEED_COLUMNS):
+            statement, pick = COPY_SQL, None
+        else:
+            names = ", ".join(SEED_COLUMNS[i] for i in keep)
+            statement, pick = f"COPY tasks ({names}) FROM STDIN", itemgetter(*keep)
         # The service's triggers that count each owner's tasks would run once per copied row;
         # off for this session (it is a superuser's), the counts are made once at the end.
         conn.execute("SET session_replication_role = replica")
-        with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
+        with conn.cursor() as cur, cur.copy(statement) as copy:
             chunk: list[str] = []
-            for line in _rows(uids, per_user, stamp):
+            for line in lines:
+                if pick is not None:
+                    line = "\t".join(pick(line[:-1].split("\t"))) + "\n"
                 chunk.append(line)
                 if len(chunk) >= CHUNK_ROWS:
                     copy.write("".join(chunk))
@@ -121,6 +248,12 @@ def copy_tasks(dsn: str, uids: Iterator[str], per_user: int) -> int:
     return written
 
 
+def copy_tasks(dsn: str, uids: Iterable[str], per_user: int) -> int:
+    """Bulk-load ``per_user`` tasks for each user id with COPY; returns the rows written."""
+    stamp = datetime.now(UTC).isoformat()
+    return copy_lines(dsn, _lines(((uid, per_user) for uid in uids), stamp))
+
+
 def vacuum_analyze(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) tasks")
@@ -131,6 +264,8 @@ def user_name(i: int) -> str:
 
 
 BIG_USER = "bench-user-big"
+# The user of the v2 workloads (bench/v2.py): 10,000 tasks by default.
+V2_USER = "bench-user-v2"
 
 
 def _task_ids(dsn: str, uids: list[str]) -> dict[str, tuple[int, ...]]:
@@ -143,28 +278,47 @@ def _task_ids(dsn: str, uids: list[str]) -> dict[str, tuple[int, ...]]:
     return {str(uid): tuple(ids) for uid, ids in rows}
 
 
-def seed(dsn: str, users: int, per_user: int, big_user_tasks: int) -> Seed:
-    """Users ``bench-user-00000``... with ``per_user`` tasks each, and one big user."""
+def seeded_user(dsn: str, uid: str) -> SeededUser:
+    return SeededUser(uid, _task_ids(dsn, [uid]).get(uid, ()))
+
+
+def seed(dsn: str, users: int, per_user: int, big_user_tasks: int, v2_user_tasks: int = 0) -> Seed:
+    """Users ``bench-user-00000``... with ``per_user`` tasks each, one big user, and (when
+    asked) the v2 workloads' user."""
     uids = [user_name(i) for i in range(users)]
-    copy_tasks(dsn, iter(uids), per_user)
+    copy_tasks(dsn, uids, per_user)
     if big_user_tasks:
-        copy_tasks(dsn, iter([BIG_USER]), big_user_tasks)
+        copy_tasks(dsn, [BIG_USER], big_user_tasks)
+    if v2_user_tasks:
+        copy_tasks(dsn, [V2_USER], v2_user_tasks)
     vacuum_analyze(dsn)
-    ids = _task_ids(dsn, [*uids, BIG_USER])
+    ids = _task_ids(dsn, [*uids, BIG_USER, V2_USER])
     seeded = tuple(SeededUser(uid, ids.get(uid, ())) for uid in uids)
     big = SeededUser(BIG_USER, ids[BIG_USER]) if big_user_tasks else None
-    max_id = max((max(u.task_ids) for u in seeded if u.task_ids), default=0)
-    if big:
-        max_id = max(max_id, *big.task_ids)
-    return Seed(seeded, big, max_id)
+    v2 = SeededUser(V2_USER, ids[V2_USER]) if v2_user_tasks else None
+    every = [*seeded, *(u for u in (big, v2) if u is not None)]
+    max_id = max((max(u.task_ids) for u in every if u.task_ids), default=0)
+    return Seed(seeded, big, max_id, v2)
 
 
-def grow(dsn: str, rows: int, per_user: int = 50) -> int:
-    """Add about ``rows`` tasks of filler users (not used by the load) with COPY, then ANALYZE."""
-    fillers = (f"filler-{i:07d}" for i in range(max(1, rows // per_user)))
-    written = copy_tasks(dsn, fillers, per_user)
+def grow(dsn: str, rows: int, per_user: int = 50, v2_user_tasks: int = 0) -> int:
+    """Add about ``rows`` tasks with COPY, then ANALYZE: filler users' tasks (not used by the
+    load), with the v2 workloads' user's tasks spread evenly among them when asked."""
+    fillers = max(1, (rows - v2_user_tasks) // per_user)
+    stamp = datetime.now(UTC).isoformat()
+    lines = _lines(((f"filler-{i:07d}", per_user) for i in range(fillers)), stamp)
+    if v2_user_tasks:
+        extra = _lines([(V2_USER, v2_user_tasks)], stamp)
+        lines = _interleave(lines, extra, max(1, fillers * per_user // v2_user_tasks))
+    written = copy_lines(dsn, lines)
     vacuum_analyze(dsn)
     return written
+
+
+def max_task_id(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
+    return int(row[0]) if row else 0
 
 
 def count_tasks(dsn: str) -> int:

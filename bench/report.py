@@ -4,12 +4,15 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.pg import QueryTiming
+from bench.explain import Plan
+from bench.options import V2_WORKLOADS
+from bench.pg import V2_USER, QueryTiming
 from bench.previous import NAME as PREVIOUS
 from bench.profile import Profile
 from bench.servers import ServerSpec
 from bench.stats import Key, Row
 from bench.targets import Check
+from bench.v2 import DEEP_OFFSET, PATCHED_TASKS
 
 WORKLOAD_TEXT = {
     "list": "`GET /api/{uid}/tasks`: one user's 50 tasks, rotating over every seeded user",
@@ -19,6 +22,15 @@ WORKLOAD_TEXT = {
     "mix": "70 % list, 10 % create, 10 % toggle, 5 % update (`PUT`), 5 % delete, across every "
     "seeded user; deletes remove tasks the run created",
     "list_big": "`GET /api/{uid}/tasks` of the one user with the big task list",
+    "page_pending_due": "`GET /api/{uid}/tasks?status=pending&sort=due_at&limit=50`: page 1 "
+    "of the v2 user's pending tasks by due date",
+    "page_deep": f"`GET /api/{{uid}}/tasks?sort=id&limit=50&cursor=…`: the v2 user's page "
+    f"{DEEP_OFFSET:,} tasks deep, its cursor found by walking the `Link` headers once",
+    "search_q": "`GET /api/{uid}/tasks?q=milk&limit=50`: the v2 user's tasks whose title or "
+    "description contains `milk` (about 4 % of them)",
+    "patch_if_match": '`PATCH /api/{uid}/tasks/{id}` `{"priority": …}` with '
+    f'`If-Match: "<version>"`, over {PATCHED_TASKS:,} of the v2 user\'s tasks in turn, each '
+    "with the version its last ETag gave (a 412 is an error)",
 }
 
 
@@ -35,6 +47,7 @@ class Report:
     checks: list[Check]
     profiles: list[Profile]
     chart_name: str
+    plans: list[Plan]
 
 
 def _ms(value: float) -> str:
@@ -88,7 +101,8 @@ def _workload_table(report: Report, workload: str, order: list[str]) -> list[str
 
 
 def _size_table(report: Report) -> list[str]:
-    if not report.size_rows:
+    size_rows = {k: r for k, r in report.size_rows.items() if k.workload == "list"}
+    if not size_rows:
         return []
     lines = [
         "## Table size: listing 50 tasks with a small and a large `tasks` table",
@@ -100,13 +114,11 @@ def _size_table(report: Report) -> list[str]:
         "| server | c | rows in tasks | req/s | p50 ms | p95 ms | p99 ms | errors | p50 vs small |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    keys = sorted(
-        report.size_rows, key=lambda k: (k.server != "ours", k.server, k.concurrency, k.rows)
-    )
+    keys = sorted(size_rows, key=lambda k: (k.server != "ours", k.server, k.concurrency, k.rows))
     for key in keys:
-        row = report.size_rows[key]
-        smallest = min(k.rows for k in report.size_rows if k.server == key.server)
-        small = report.size_rows.get(Key(key.server, key.workload, key.concurrency, smallest))
+        row = size_rows[key]
+        smallest = min(k.rows for k in size_rows if k.server == key.server)
+        small = size_rows.get(Key(key.server, key.workload, key.concurrency, smallest))
         change = f"{row.p50_ms / small.p50_ms - 1:+.0%}" if small and small.p50_ms else "-"
         lines.append(
             f"| {key.server} | {key.concurrency:,} | {key.rows:,} | {row.rps:,.0f} "
@@ -127,6 +139,93 @@ def _size_table(report: Report) -> list[str]:
             ],
         ]
     return [*lines, ""]
+
+
+def _v2_rows(report: Report) -> tuple[dict[Key, Row], int]:
+    """The service's rows of the v2 workloads and of list beside them (the table-size phase's
+    large database when they ran there), and that table's size (0: the main seed)."""
+    there = [k.rows for k in report.size_rows if k.workload in V2_WORKLOADS]
+    table = max(there, default=0)
+    source = report.size_rows if there else report.rows
+    wanted = ("list", *V2_WORKLOADS)
+    found = {
+        k: r
+        for k, r in source.items()
+        if k.server == "ours" and k.rows == table and k.workload in wanted
+    }
+    return found, table
+
+
+def _plan(plan: Plan) -> list[str]:
+    lines = [
+        f"### EXPLAIN: {plan.workload}",
+        "",
+        f"`{plan.request}`, {plan.rows:,} rows in tasks.",
+        "",
+    ]
+    if plan.error:
+        return [*lines, f"EXPLAIN failed: {plan.error}", ""]
+    sorts = ", ".join(f"{rows:,} rows sorted ({method})" for method, rows in plan.sorts)
+    page = f"{plan.page_rows - 1} (+1: whether another page follows)"
+    if plan.page_rows and plan.read_rows > 2 * plan.page_rows:
+        page += f": {plan.read_rows / plan.page_rows:,.0f}x the rows it needs"
+    lines += [
+        f"- seq scan of tasks: {'**yes**' if plan.seq_scan else 'no'}",
+        f"- sort node: {sorts or 'none (an index gives the order)'}",
+        f"- rows read from tasks: {plan.read_rows:,} ({plan.removed_rows:,} of them removed by "
+        f"a filter) for a page of {page}",
+        f"- buffers: {plan.shared_hit:,} shared hit, {plan.shared_read:,} read",
+        f"- verdict: {'ok' if plan.ok else '**not ok**'} (no sequential scan of tasks, no sort "
+        "of more rows than the page)",
+        "",
+        "```",
+        plan.text,
+        "```",
+        "",
+    ]
+    return lines
+
+
+def _v2_section(report: Report) -> list[str]:
+    rows, table = _v2_rows(report)
+    if not any(k.workload in V2_WORKLOADS for k in rows) and not report.plans:
+        return []
+    where = (
+        f"the table-size phase's database of {table:,} rows (the v2 user's tasks spread among "
+        "the filler users'), in the same interleaved runs as its list"
+        if table
+        else "the main seed, with the v2 user added"
+    )
+    lines = [
+        f"## v2 workloads: one user ({V2_USER}) with many tasks",
+        "",
+        f"The service (`ours`, 1 worker) against {where}. `x list` compares req/s with that "
+        "list of 50 tasks (the v1 list: no parameters), same server, database, concurrency and "
+        "runs.",
+        "",
+        "| workload | what | c | req/s | p50 ms | p95 ms | p99 ms | errors | x list |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for workload in ("list", *V2_WORKLOADS):
+        for key in sorted((k for k in rows if k.workload == workload), key=lambda k: k.concurrency):
+            row = rows[key]
+            listing = rows.get(Key("ours", "list", key.concurrency, key.rows))
+            text = WORKLOAD_TEXT[workload].replace("|", "\\|")
+            lines.append(
+                f"| {workload} | {text} | {key.concurrency:,} | {row.rps:,.0f} "
+                f"| {_ms(row.p50_ms)} | {_ms(row.p95_ms)} | {_ms(row.p99_ms)} | {_errors(row)} "
+                f"| {_ratio(row.rps, listing)} |"
+            )
+    lines += [
+        "",
+        "Each page workload's query as the service builds it (`todo_api.listing.page_statement`"
+        " for the same parameters), run with `EXPLAIN (ANALYZE, BUFFERS)` against the same "
+        "database after the runs.",
+        "",
+    ]
+    for plan in report.plans:
+        lines += _plan(plan)
+    return lines
 
 
 def _checks(report: Report) -> list[str]:
@@ -169,7 +268,11 @@ def _profiles(report: Report) -> list[str]:
 
 def render(report: Report) -> str:
     order = [s.name for s in report.servers]
-    workloads = [w for w in WORKLOAD_TEXT if any(k.workload == w for k in report.rows)]
+    workloads = [
+        w
+        for w in WORKLOAD_TEXT
+        if w not in V2_WORKLOADS and any(k.workload == w for k in report.rows)
+    ]
     lines = [
         "# Benchmarks",
         "",
@@ -211,6 +314,7 @@ def render(report: Report) -> str:
     for workload in workloads:
         lines += _workload_table(report, workload, order)
     lines += _size_table(report)
+    lines += _v2_section(report)
     lines += _profiles(report)
     return "\n".join(lines).rstrip() + "\n"
 

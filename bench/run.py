@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ if __package__ in (None, ""):  # also runnable as ``python bench/run.py``
 
 from bench import (
     chart,
+    explain,
     machine,
     measure,
     pg,
@@ -26,9 +27,18 @@ from bench import (
     report,
     targets,
     tokens,
+    v2,
     wrk,
 )
-from bench.options import HIGH_CONCURRENCY, REPO_ROOT, Options, parse
+from bench.options import (
+    HIGH_CONCURRENCY,
+    PAGE_WORKLOADS,
+    REPO_ROOT,
+    V2_CONCURRENCY,
+    V2_WORKLOADS,
+    Options,
+    parse,
+)
 from bench.servers import Server, ServerSpec, baseline_specs, ours_specs, resolve_command
 from bench.stats import Key, Row, Sample, summarize_all
 
@@ -67,23 +77,29 @@ def prepare(
     users: int,
     big: int,
     migrate: tuple[str, ...] | None,
+    v2_tasks: int = 0,
 ) -> pg.Seed:
     """A fresh database, made by ``migrate`` (None: the bench's own DDL) and seeded."""
     dsn = pg.url(opts.pg_dsn, database)
     pg.recreate_database(opts.pg_dsn, database)
     pg.migrate(migrate, dsn, env)
     started = time.monotonic()
-    seed = pg.seed(dsn, users, opts.tasks_per_user, big)
+    seed = pg.seed(dsn, users, opts.tasks_per_user, big, v2_tasks)
     print(
         f"{database}: {pg.count_tasks(dsn):,} tasks for {users:,} users"
-        f"{f' + 1 user with {big:,}' if big else ''} in {time.monotonic() - started:.1f} s",
+        f"{f' + 1 user with {big:,}' if big else ''}"
+        f"{f' + the v2 user with {v2_tasks:,}' if v2_tasks else ''}"
+        f" in {time.monotonic() - started:.1f} s",
         flush=True,
     )
     return seed
 
 
-def previous_server(opts: Options, env: dict[str, str], work: Path, seed: pg.Seed) -> ServerSpec:
-    """The service at --previous, on a database of its own seeded like the main one."""
+def previous_server(
+    opts: Options, env: dict[str, str], work: Path, seed: pg.Seed, v2_tasks: int
+) -> ServerSpec:
+    """The service at --previous, on a database of its own seeded like the main one; it runs
+    the v1 workloads (the v2 ones may not exist at that commit)."""
     assert opts.previous is not None
     src = previous.check_out(opts.previous, work)
     database = previous.database(opts.database)
@@ -94,10 +110,12 @@ def previous_server(opts: Options, env: dict[str, str], work: Path, seed: pg.See
         opts.users,
         opts.big_user_tasks,
         previous.migrate_command(),
+        v2_tasks,
     )
     if own != seed:  # the load addresses tasks by id: both databases must hold the same ones
         raise SystemExit(f"{database} was seeded with other task ids than {opts.database}")
-    return previous.spec(opts.previous, opts.workloads, src, pg.url(opts.pg_dsn, database))
+    workloads = tuple(w for w in opts.workloads if w not in V2_WORKLOADS)
+    return previous.spec(opts.previous, workloads, src, pg.url(opts.pg_dsn, database))
 
 
 def start_all(
@@ -155,62 +173,144 @@ def record_profiles(
     return found
 
 
-def size_specs(opts: Options) -> list[ServerSpec]:
+def size_specs(opts: Options, workloads: tuple[str, ...] = ("list",)) -> list[ServerSpec]:
     """A fresh set (new ports) of the servers the table-size phase compares."""
-    specs = ours_specs(opts.ours_cmd, (1,), ("list",)) if opts.ours_cmd else []
+    specs = ours_specs(opts.ours_cmd, (1,), workloads) if opts.ours_cmd else []
     if opts.baselines:
         specs += [s for s in baseline_specs(opts.uvicorn_loop) if s.name == "driver"]
     return specs
 
 
-def size_database(opts: Options, database: str, env: dict[str, str], rows: int) -> pg.Seed:
-    """The same users and tasks as every other size, then filler users' tasks up to ``rows``."""
+def size_database(
+    opts: Options, database: str, env: dict[str, str], rows: int, v2_tasks: int = 0
+) -> tuple[pg.Seed, pg.SeededUser | None]:
+    """The same users and tasks as every other size, then filler users' tasks up to ``rows``,
+    with the v2 user's tasks (when asked) spread among them."""
     users = max(1, opts.table_sizes_small // opts.tasks_per_user)
     seed = prepare(opts, database, env, users, 0, migrate_command(opts))
     dsn = pg.url(opts.pg_dsn, database)
     present = pg.count_tasks(dsn)
-    if rows > present:
+    if rows > present or v2_tasks:
         started = time.monotonic()
-        pg.grow(dsn, rows - present, opts.tasks_per_user)
+        pg.grow(dsn, rows - present, opts.tasks_per_user, v2_tasks)
         took = time.monotonic() - started
-        print(f"{database}: grew to {pg.count_tasks(dsn):,} tasks in {took:.0f} s", flush=True)
-    return seed
+        among = f", the v2 user's {v2_tasks:,} among them," if v2_tasks else ""
+        print(
+            f"{database}: grew to {pg.count_tasks(dsn):,} tasks{among} in {took:.0f} s", flush=True
+        )
+    return seed, pg.seeded_user(dsn, pg.V2_USER) if v2_tasks else None
 
 
-def table_size_phase(
-    opts: Options, secret: str, work: Path, wrk_bin: str
-) -> tuple[list[Sample], list[pg.QueryTiming]]:
+@dataclass(frozen=True)
+class V2Setup:
+    """What the v2 workloads need on the server that runs them: the data files, the page
+    queries (explained after the runs), and the hook that writes patch_if_match's data."""
+
+    user: pg.SeededUser
+    data: dict[str, Path]
+    queries: dict[str, str]
+    before: v2.PatchData
+
+
+def v2_setup(
+    workloads: tuple[str, ...], server: Server, user: pg.SeededUser, secret: str, work: Path
+) -> V2Setup:
+    data: dict[str, Path] = {}
+    queries: dict[str, str] = {}
+    for workload in workloads:
+        if workload in PAGE_WORKLOADS:
+            query = v2.QUERIES[workload]
+            if workload == "page_deep":
+                query = v2.deep_page(server, user, tokens.mint(secret, user.uid))
+            queries[workload] = query
+            data[workload] = v2.write_page_data(work / f"{workload}.tsv", secret, user, query)
+    data["patch_if_match"] = work / "patch_if_match.tsv"  # written before each run
+    return V2Setup(user, data, queries, v2.PatchData(data["patch_if_match"], secret, user))
+
+
+def explain_pages(opts: Options, setup: V2Setup | None, database: str) -> list[explain.Plan]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the page workloads, on the database they ran on."""
+    if setup is None or not setup.queries:
+        return []
+    dsn = pg.url(opts.pg_dsn, database)
+    plans = explain.explain_all(dsn, setup.user, setup.queries, pg.count_tasks(dsn))
+    for plan in plans:
+        verdict = plan.error or (
+            f"seq scan of tasks: {'yes' if plan.seq_scan else 'no'}, "
+            f"rows sorted: {plan.sorted_rows:,}, rows read: {plan.read_rows:,}"
+        )
+        print(f"EXPLAIN {plan.workload}: {verdict}", flush=True)
+    return plans
+
+
+@dataclass(frozen=True)
+class SizePhase:
+    samples: list[Sample]
+    timings: list[pg.QueryTiming]
+    plans: list[explain.Plan]
+
+
+def table_size_phase(opts: Options, secret: str, work: Path, wrk_bin: str) -> SizePhase:
     """Both table sizes side by side, each with its own servers, runs interleaved; and the
-    list query alone, timed against each database."""
+    list query alone, timed against each database. The v2 workloads run here, on the large
+    database's `ours`, in the same runs as list."""
     if opts.table_sizes is None or not size_specs(opts):
-        return [], []
+        return SizePhase([], [], [])
+    small, large = opts.table_sizes
+    extra = opts.v2_workloads
     databases = {rows: f"{opts.database}_{rows}" for rows in opts.table_sizes}
     seeds = {}
+    v2_user = None
     for rows, database in databases.items():
-        seeds[rows] = size_database(
-            opts, database, server_env(secret, pg.url(opts.pg_dsn, database)), rows
+        seeds[rows], found = size_database(
+            opts,
+            database,
+            server_env(secret, pg.url(opts.pg_dsn, database)),
+            rows,
+            opts.v2_user_tasks if extra and rows == large else 0,
         )
-    seed = seeds[opts.table_sizes[0]]
+        v2_user = v2_user or found
+    seed = seeds[small]
     uids = [u.uid for u in seed.users]
     timings = [
         pg.time_list_query(pg.url(opts.pg_dsn, database), uids, rows)
         for rows, database in databases.items()
     ]
     data = {"list": tokens.write_data_file(work / "size-users.tsv", secret, seed.users)}
-    driver = measure.Driver(wrk_bin, data, opts.timeout, work / "wrk.log", lambda: None)
+    large_dsn = pg.url(opts.pg_dsn, databases[large])
+    large_max_id = pg.max_task_id(large_dsn)
+    driver = measure.Driver(
+        wrk_bin,
+        data,
+        opts.timeout,
+        work / "wrk.log",
+        lambda: pg.reset_writes(large_dsn, large_max_id),  # after patch_if_match
+    )
+    setup = None
     with ExitStack() as stack:
         servers: list[Server] = []
         for rows, database in databases.items():
             env = server_env(secret, pg.url(opts.pg_dsn, database))
-            servers += start_all(stack, size_specs(opts), env, work, seed.users[0], secret, rows)
-        warm_up(driver, servers, ("list",), opts.warmup)
+            specs = size_specs(opts, ("list", *extra) if rows == large else ("list",))
+            servers += start_all(stack, specs, env, work, seed.users[0], secret, rows)
+        if extra and v2_user is not None:
+            ours = next(s for s in servers if s.spec.name == "ours" and s.rows == large)
+            setup = v2_setup(extra, ours, v2_user, secret, work)
+            data.update(setup.data)
+            driver = replace(driver, before=setup.before)
+        workloads = ("list", *extra)
+        levels: dict[str, tuple[int, ...]] = {w: (V2_CONCURRENCY,) for w in extra}
+        if extra:  # the v2 workloads' ratios need list at their concurrency
+            levels["list"] = tuple(sorted({*opts.size_concurrency, V2_CONCURRENCY}))
+        warm_up(driver, servers, workloads, opts.warmup)
         samples = measure.interleaved(
-            driver, servers, ("list",), opts.size_concurrency, opts.size_runs, opts.seconds
+            driver, servers, workloads, opts.size_concurrency, opts.size_runs, opts.seconds, levels
         )
+    plans = explain_pages(opts, setup, databases[large])
     if not opts.keep_database:
         for database in databases.values():
             pg.drop_database(opts.pg_dsn, database)
-    return samples, timings
+    return SizePhase(samples, timings, plans)
 
 
 def settings_text(opts: Options, nofile: int) -> dict[str, str]:
@@ -219,6 +319,19 @@ def settings_text(opts: Options, nofile: int) -> dict[str, str]:
         small, large = opts.table_sizes
         at = ", ".join(f"{c:,}" for c in opts.size_concurrency)
         sizes = f"{small:,} and {large:,} rows, list at c={at}, {opts.size_runs} runs"
+    v2_text = "not run"
+    if opts.v2_workloads:
+        names = ", ".join(opts.v2_workloads)
+        user = f"the v2 user ({opts.v2_user_tasks:,} tasks)"
+        if opts.v2_in_size_phase and opts.table_sizes:
+            v2_text = (
+                f"{names}: `ours` (1 worker) at c={V2_CONCURRENCY}, {user} spread among the "
+                f"{opts.table_sizes[1]:,} rows of the table-size phase's large database, in its "
+                f"{opts.size_runs} interleaved runs with list"
+            )
+        else:
+            at = ", ".join(f"{c:,}" for c in opts.concurrency)
+            v2_text = f"{names}: `ours` at c={at}, {user} added to the seed above"
     return {
         "runs": f"{opts.runs} interleaved (server order rotates each run), {opts.duration} s each "
         f"({opts.duration_high} s at c >= {HIGH_CONCURRENCY}), {opts.warmup} s warm-up per server "
@@ -226,9 +339,11 @@ def settings_text(opts: Options, nofile: int) -> dict[str, str]:
         "concurrency": ", ".join(f"{c:,}" for c in opts.concurrency),
         "wrk": f"1 thread, `--timeout {opts.timeout}`, `--latency`, ulimit -n {nofile}",
         "seed": f"{opts.users:,} users x {opts.tasks_per_user} tasks + 1 user x "
-        f"{opts.big_user_tasks:,} tasks, COPY then VACUUM (ANALYZE); rows created by a write "
-        "workload are deleted after each run",
+        f"{opts.big_user_tasks:,} tasks (every user's: mixed priorities, half with a due date, "
+        f"a third completed, about 4 % containing `{pg.SEARCH_WORD}`), COPY then "
+        "VACUUM (ANALYZE); rows created by a write workload are deleted after each run",
         "table-size phase": sizes,
+        "v2 workloads": v2_text,
         "baselines": f"uvicorn, 1 worker, `--loop {opts.uvicorn_loop}`, no access log",
     }
 
@@ -270,14 +385,27 @@ def main(argv: list[str] | None = None) -> int:
     secret = tokens.new_secret()
     dsn = pg.url(opts.pg_dsn, opts.database)
     env = server_env(secret, dsn)
-    specs = ours_specs(opts.ours_cmd, opts.ours_workers, opts.workloads) if opts.ours_cmd else []
+    # The v2 workloads run in the table-size phase (its large database) when there is one,
+    # else here, against the small seed with the v2 user added.
+    v2_here = () if opts.v2_in_size_phase else opts.v2_workloads
+    workloads = tuple(w for w in opts.workloads if w not in V2_WORKLOADS or w in v2_here)
+    specs = ours_specs(opts.ours_cmd, opts.ours_workers, workloads) if opts.ours_cmd else []
     specs += baseline_specs(opts.uvicorn_loop) if opts.baselines else []
     if not specs:
         raise SystemExit("nothing to measure: --no-ours and --no-baselines")
-    seed = prepare(opts, opts.database, env, opts.users, opts.big_user_tasks, migrate_command(opts))
+    v2_tasks = opts.v2_user_tasks if v2_here else 0
+    seed = prepare(
+        opts,
+        opts.database,
+        env,
+        opts.users,
+        opts.big_user_tasks,
+        migrate_command(opts),
+        v2_tasks,
+    )
     databases = [dsn]
     if opts.previous:
-        specs.append(previous_server(opts, env, work, seed))
+        specs.append(previous_server(opts, env, work, seed, v2_tasks))
         databases.append(dict(specs[-1].env)["DATABASE_URL"])
     data = {w: tokens.write_data_file(work / "users.tsv", secret, seed.users) for w in ("list",)}
     data.update({w: data["list"] for w in ("get", "create", "toggle", "mix")})
@@ -290,23 +418,32 @@ def main(argv: list[str] | None = None) -> int:
 
     driver = measure.Driver(wrk_bin, data, opts.timeout, work / "wrk.log", reset_writes)
 
+    setup = None
     with ExitStack() as stack:
         servers = start_all(stack, specs, env, work, seed.users[0], secret)
-        warm_up(driver, servers, opts.workloads, opts.warmup)
+        if v2_here and seed.v2_user is not None:
+            ours = next(s for s in servers if s.spec.name == "ours")
+            setup = v2_setup(v2_here, ours, seed.v2_user, secret, work)
+            data.update(setup.data)
+            driver = replace(driver, before=setup.before)
+        warm_up(driver, servers, workloads, opts.warmup)
         samples = measure.interleaved(
-            driver, servers, opts.workloads, opts.concurrency, opts.runs, opts.seconds
+            driver, servers, workloads, opts.concurrency, opts.runs, opts.seconds
         )
         try:
             profiles = record_profiles(opts, driver, servers, work)
         except (RuntimeError, OSError, subprocess.SubprocessError) as error:
             print(f"profile failed: {error}", flush=True)
             profiles = []
+    plans = explain_pages(opts, setup, opts.database)
     try:
-        size_samples, timings = table_size_phase(opts, secret, work, wrk_bin)
+        size = table_size_phase(opts, secret, work, wrk_bin)
     except (SystemExit, RuntimeError, OSError) as error:
         # The main results are already measured: report them, and say what failed.
         print(f"table-size phase failed: {error}", flush=True)
-        size_samples, timings = [], []
+        size = SizePhase([], [], [])
+    size_samples, timings = size.samples, size.timings
+    plans += size.plans
     if not opts.keep_database:
         pg.drop_database(opts.pg_dsn, opts.database)
         if opts.previous:
@@ -328,8 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         rows=rows,
         size_rows=size_rows,
         query_timings=timings,
-        checks=targets.check(rows, size_rows),
+        checks=targets.check(rows, size_rows, plans),
         profiles=profiles,
+        plans=plans,
         chart_name="benchmarks.png",
     )
     write_outputs(out, rep, samples, size_samples)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from bench.options import REPO_ROOT
+from bench.options import REPO_ROOT, V1_WORKLOADS
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
-ALL_WORKLOADS = ("list", "get", "create", "toggle", "mix", "list_big")
+# What the straightforward ORM baseline serves: the v1 contract. The v2 workloads (filters,
+# pages, If-Match) are the service's only.
+ALL_WORKLOADS = V1_WORKLOADS
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class Server:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.spec.port}"
+
+    @property
+    def database_url(self) -> str:
+        return {**self.env, **dict(self.spec.env)}["DATABASE_URL"]
 
     def launch(self) -> "Server":
         with self.log_path.open("ab") as log:

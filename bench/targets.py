@@ -1,10 +1,20 @@
 """The targets of the performance issue, checked against one run's medians."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.explain import Plan
+from bench.options import PAGE_WORKLOADS, V2_CONCURRENCY, V2_WORKLOADS
 from bench.stats import Key, Row
 
 LIST_RATIO_TO_DRIVER = 0.9
+# The v2 workloads, against the service's own list of 50 tasks in the same runs.
+PAGE_RATIO_TO_LIST = 0.7
+SEARCH_RATIO_TO_LIST = 0.5
+PAGE_P95_MS = 200.0
+RATIO_TO_LIST = {"page_pending_due": PAGE_RATIO_TO_LIST, "page_deep": PAGE_RATIO_TO_LIST}
+RATIO_TO_LIST["search_q"] = SEARCH_RATIO_TO_LIST
+assert set(RATIO_TO_LIST) == set(PAGE_WORKLOADS)
 LIST_P95_MS = 200.0
 MIX_RATIO_TO_ORM = 4.0
 SIZE_P50_SPREAD = 0.15
@@ -63,7 +73,7 @@ def _mix_vs_orm(rows: dict[Key, Row]) -> Check:
 
 def _table_size(size_rows: dict[Key, Row]) -> Check:
     target = f"list p50 with the large table within {SIZE_P50_SPREAD:.0%} of the small one"
-    ours = {k: r for k, r in size_rows.items() if k.server == "ours"}
+    ours = {k: r for k, r in size_rows.items() if k.server == "ours" and k.workload == "list"}
     sizes = sorted({k.rows for k in ours})
     if len(sizes) != 2:
         return Check(target, "not measured", None)
@@ -94,11 +104,71 @@ def _rss(rows: dict[Key, Row]) -> Check:
     return Check(target, measured, worst.rss_process_mb < RSS_PER_WORKER_MB)
 
 
-def check(rows: dict[Key, Row], size_rows: dict[Key, Row]) -> list[Check]:
+def v2_lookup(rows: dict[Key, Row], size_rows: dict[Key, Row]) -> Callable[[str], Row | None]:
+    """Where the v2 workloads' rows are, with the list they are compared with (the same server,
+    database and runs): the table-size phase's large database when they ran there."""
+    there = [k.rows for k in size_rows if k.workload in V2_WORKLOADS and k.server == "ours"]
+    if there:
+        table = max(there)
+        return lambda workload: size_rows.get(Key("ours", workload, V2_CONCURRENCY, table))
+    return lambda workload: rows.get(Key("ours", workload, V2_CONCURRENCY))
+
+
+def _page_vs_list(get: Callable[[str], Row | None], workload: str) -> Check:
+    ratio = RATIO_TO_LIST[workload]
+    target = (
+        f"{workload}, c={V2_CONCURRENCY}: ≥ {ratio}x the service's list in the same runs, "
+        f"p95 < {PAGE_P95_MS:.0f} ms, 0 errors"
+    )
+    page, listing = get(workload), get("list")
+    if page is None or listing is None or listing.rps == 0:
+        return Check(target, "not measured", None)
+    measured_ratio = page.rps / listing.rps
+    met = measured_ratio >= ratio and page.p95_ms < PAGE_P95_MS and page.errors == 0
+    measured = (
+        f"{page.rps:,.0f} vs {listing.rps:,.0f} req/s = {measured_ratio:.2f}x, "
+        f"p95 {page.p95_ms:,.0f} ms, {page.errors} errors"
+    )
+    return Check(target, measured, met)
+
+
+def _patch(get: Callable[[str], Row | None]) -> Check:
+    target = f"patch_if_match, c={V2_CONCURRENCY}: 0 errors (a 412 is one)"
+    row = get("patch_if_match")
+    if row is None:
+        return Check(target, "not measured", None)
+    measured = f"{row.rps:,.0f} req/s, p95 {row.p95_ms:,.0f} ms, {row.errors} errors"
+    return Check(target, measured, row.errors == 0)
+
+
+def _plans(plans: list[Plan]) -> Check:
+    target = (
+        "page workloads' EXPLAIN (ANALYZE): no sequential scan of tasks, no sort of more rows "
+        "than the page"
+    )
+    if not plans:
+        return Check(target, "not measured", None)
+    parts = []
+    for plan in plans:
+        if plan.error:
+            parts.append(f"{plan.workload}: failed")
+            continue
+        found = ["seq scan"] if plan.seq_scan else []
+        if plan.sorted_rows > plan.page_rows:
+            found.append(f"sorts {plan.sorted_rows:,} rows")
+        parts.append(f"{plan.workload}: {', '.join(found) or 'ok'}")
+    return Check(target, "; ".join(parts), all(plan.ok for plan in plans))
+
+
+def check(rows: dict[Key, Row], size_rows: dict[Key, Row], plans: list[Plan]) -> list[Check]:
+    get = v2_lookup(rows, size_rows)
     return [
         _list_vs_driver(rows),
         _c1000(rows),
         _mix_vs_orm(rows),
         _table_size(size_rows),
         _rss(rows),
+        *(_page_vs_list(get, workload) for workload in PAGE_WORKLOADS),
+        _patch(get),
+        _plans(plans),
     ]

@@ -15,6 +15,11 @@ SCRIPTS = {
     "create": "create.lua",
     "toggle": "toggle.lua",
     "mix": "mix.lua",
+    # The v2 workloads: one script for every page (the query comes from the data file).
+    "page_pending_due": "page.lua",
+    "page_deep": "page.lua",
+    "search_q": "page.lua",
+    "patch_if_match": "patch_if_match.lua",
 }
 RESULT_MARK = "BENCH_RESULT "
 

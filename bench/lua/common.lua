@@ -1,6 +1,7 @@
 -- Shared by every workload script: users and tokens, status counting, the JSON result line.
 --
--- BENCH_DATA names a file with one user a line: "user_id<TAB>token<TAB>id,id,...".
+-- BENCH_DATA names a file with one user a line: "user_id<TAB>token<TAB>id,id,...", and for some
+-- workloads "<TAB>extra": what else they need (page.lua: the query; patch_if_match.lua: versions).
 -- wrk's own summary only says "Non-2xx", so response() counts every status by code and done()
 -- prints one line, "BENCH_RESULT {json}", that bench/wrk.py reads.
 local M = {}
@@ -8,9 +9,9 @@ local M = {}
 M.users = {}
 M.index_of = {}
 for line in io.lines(os.getenv("BENCH_DATA")) do
-  local uid, token, ids = line:match("^([^\t]+)\t([^\t]+)\t?(.*)$")
+  local uid, token, ids, extra = line:match("^([^\t]+)\t([^\t]+)\t?([^\t]*)\t?(.*)$")
   if uid then
-    local user = { uid = uid, auth = "Bearer " .. token, ids = {} }
+    local user = { uid = uid, auth = "Bearer " .. token, ids = {}, extra = extra }
     for id in ids:gmatch("%d+") do
       user.ids[#user.ids + 1] = id
     end
