@@ -1,7 +1,8 @@
 """The TypeScript example (examples/typescript) is a check, not only documentation: its types are
 generated from the current docs/openapi.json, it must type-check with `tsc --strict` and build,
-and its walk-through must behave as documented against a real `todo-api serve`. A change to the
-API that breaks the example fails here.
+its offline tests (the `Link` parsing, the paging helper) must pass, and its walk-through (create,
+filter, page through along `Link`, tags, PATCH with If-Match, 412) must behave as documented
+against a real `todo-api serve`. A change to the API that breaks the example fails here.
 
 Needs node and `npm ci` in examples/typescript; fails, never skips, without them.
 """
@@ -56,7 +57,7 @@ def test_the_typescript_example_type_checks_and_runs_against_the_service(
     node_path, npm_path = node(), npm()
     require_example_modules()
 
-    # Types from the current docs/openapi.json, then tsc --strict (tsconfig.json), then dist/.
+    # Types from the current docs/openapi.json, tsc --strict (tsconfig.json), dist/, npm test.
     check = subprocess.run(
         [npm_path, "run", "check"], cwd=EXAMPLE, capture_output=True, text=True, timeout=120
     )

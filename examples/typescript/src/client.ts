@@ -16,15 +16,25 @@
  *     const tasks = ok(await api.GET("/api/{user_id}/tasks", {
  *       params: { path: { user_id: session.user.id } },
  *     }));
+ *     for await (const page of pages(api, session.user.id, { status: "pending", limit: 50 })) {
+ *       show(page.tasks);                  // page by page, following `Link: <…>; rel="next"`
+ *     }
  */
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 
-import type { components, paths } from "./schema.js";
+import type { components, operations, paths } from "./schema.js";
 
 export type Task = components["schemas"]["TaskPublic"];
 export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskUpdate = components["schemas"]["TaskUpdate"];
 export type TaskPatch = components["schemas"]["TaskPatch"];
+export type Priority = components["schemas"]["Priority"];
+export type TagSummary = components["schemas"]["TagSummary"];
+/**
+ * The list's query parameters, as the schema has them: `status`, `priority`, `tag` (an array:
+ * repeated in the URL), `q`, `due_after`, `due_before`, `has_due`, `sort`, `limit`, `cursor`.
+ */
+export type ListTasksQuery = NonNullable<operations["listTasks"]["parameters"]["query"]>;
 export type ErrorBody = components["schemas"]["ErrorBody"];
 /** Every `error_code` the API documents (`PRECONDITION_FAILED`, `TASK_NOT_FOUND`, ...). */
 export type ErrorCode = ErrorBody["error_code"];
@@ -180,4 +190,187 @@ export async function patchWithRetry(
     current = ok(reread);
     etag = etagOf(reread);
   }
+}
+
+/** One link of a `Link` header (RFC 8288): its target, as written, and its parameters. */
+export interface LinkValue {
+  /** The URI reference between `<` and `>`; this API's are relative (`/api/alice/tasks?…`). */
+  target: string;
+  /** The relation types of `rel`, lower-cased: `rel="next last"` is `["next", "last"]`. */
+  rel: readonly string[];
+  /** Every parameter by lower-cased name, unquoted; the first of a name given twice counts. */
+  params: Readonly<Record<string, string>>;
+}
+
+const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
+/**
+ * Parses a `Link` header (RFC 8288): `<uri>; rel="next"; title="a, b", <uri2>; rel=prev`.
+ * Commas and semicolons inside `<…>` and quoted strings do not split it. Throws a SyntaxError
+ * on a header that is not in that shape.
+ */
+export function parseLinkHeader(header: string): LinkValue[] {
+  const links: LinkValue[] = [];
+  let at = 0;
+  const malformed = (expected: string): SyntaxError =>
+    new SyntaxError(`Link header: expected ${expected} at ${at} in ${JSON.stringify(header)}`);
+  const skipSpace = (): void => {
+    while (header[at] === " " || header[at] === "\t") {
+      at++;
+    }
+  };
+  const token = (): string => {
+    const start = at;
+    while (at < header.length && TOKEN_CHAR.test(header[at] ?? "")) {
+      at++;
+    }
+    if (at === start) {
+      throw malformed("a token");
+    }
+    return header.slice(start, at);
+  };
+  const quoted = (): string => {
+    let value = "";
+    for (at++; at < header.length; at++) {
+      const char = header[at];
+      if (char === '"') {
+        at++;
+        return value;
+      }
+      if (char === "\\") {
+        at++; // a quoted-pair: the next character stands for itself
+      }
+      value += header[at] ?? "";
+    }
+    throw malformed('a closing "');
+  };
+
+  for (;;) {
+    skipSpace();
+    while (header[at] === ",") {
+      at++; // empty list elements are allowed (RFC 9110, 5.6.1)
+      skipSpace();
+    }
+    if (at >= header.length) {
+      return links;
+    }
+    if (header[at] !== "<") {
+      throw malformed('"<"');
+    }
+    const end = header.indexOf(">", at);
+    if (end < 0) {
+      throw malformed('">"');
+    }
+    const target = header.slice(at + 1, end);
+    at = end + 1;
+    const params = new Map<string, string>();
+    for (skipSpace(); header[at] === ";"; skipSpace()) {
+      at++;
+      skipSpace();
+      if (header[at] === ";" || header[at] === "," || at >= header.length) {
+        continue; // an empty parameter: `<…>;; rel=next`
+      }
+      const name = token().toLowerCase();
+      skipSpace();
+      let value = "";
+      if (header[at] === "=") {
+        at++;
+        skipSpace();
+        value = header[at] === '"' ? quoted() : token();
+      }
+      if (!params.has(name)) {
+        params.set(name, value);
+      }
+    }
+    if (at < header.length && header[at] !== ",") {
+      throw malformed('";" or ","');
+    }
+    const rel = (params.get("rel") ?? "").toLowerCase().split(/[ \t]+/).filter(Boolean);
+    links.push({ target, rel, params: Object.fromEntries(params) });
+  }
+}
+
+/**
+ * The next page's `cursor`: read from the answer's `Link: <…&cursor=…>; rel="next"` (a URL
+ * relative to the request's), or null when there is no next page.
+ */
+export function nextCursor(response: Response): string | null {
+  const header = response.headers.get("Link");
+  if (header === null) {
+    return null;
+  }
+  const next = parseLinkHeader(header).find((link) => link.rel.includes("next"));
+  if (next === undefined) {
+    return null;
+  }
+  // Relative to the request's URL; the base only matters for an absolute-path reference, and
+  // only the query is read, so a placeholder serves when fetch gave no URL (a test's Response).
+  const url = new URL(next.target, response.url || "http://todo-api.invalid/");
+  const cursor = url.searchParams.get("cursor");
+  if (!cursor) {
+    throw new Error(`Link rel="next" without a cursor: ${header}`);
+  }
+  return cursor;
+}
+
+/** One page of the task list. */
+export interface TaskPage {
+  /** 1, 2, ... */
+  number: number;
+  tasks: Task[];
+  /** The cursor this page was asked for with; null for the first page. */
+  cursor: string | null;
+  /** The next page's cursor (from `Link`); null on the last page. */
+  next: string | null;
+  response: Response;
+}
+
+/**
+ * Pages through the task list: `GET /api/{user_id}/tasks` with `query` (typed from the
+ * schema), then, while the answer has a `Link` with `rel="next"`, again with the same `query`
+ * and the cursor from that link (the API refuses a cursor with other filters or another sort:
+ * 422 INVALID_CURSOR). Yields each page as it arrives; stop iterating to stop fetching.
+ * Without `limit` the API answers everything at once: one page. A `query.cursor` resumes
+ * where an earlier walk stopped (its `page.next`).
+ *
+ *     for await (const page of pages(api, userId, { status: "pending", limit: 50 })) {
+ *       render(page.tasks);
+ *     }
+ */
+export async function* pages(
+  client: TodoClient,
+  userId: string,
+  query: ListTasksQuery = {},
+): AsyncGenerator<TaskPage, void, undefined> {
+  let cursor = query.cursor ?? null;
+  const followed = new Set<string>();
+  for (let number = 1; ; number++) {
+    const answer = await client.GET("/api/{user_id}/tasks", {
+      params: { path: { user_id: userId }, query: cursor === null ? query : { ...query, cursor } },
+    });
+    const tasks = ok(answer);
+    const next = nextCursor(answer.response);
+    yield { number, tasks, cursor, next, response: answer.response };
+    if (next === null) {
+      return;
+    }
+    if (followed.has(next)) {
+      throw new Error(`the API sent the cursor ${next} twice: stopping rather than looping`);
+    }
+    followed.add(next);
+    cursor = next;
+  }
+}
+
+/** Every task `query` selects, across all its pages (see `pages()`). */
+export async function listAll(
+  client: TodoClient,
+  userId: string,
+  query: ListTasksQuery = {},
+): Promise<Task[]> {
+  const tasks: Task[] = [];
+  for await (const page of pages(client, userId, query)) {
+    tasks.push(...page.tasks);
+  }
+  return tasks;
 }
