@@ -2,8 +2,8 @@
 hash of its body. `If-Match` makes a write happen only on the version a client last saw;
 `If-None-Match` lets a client that already holds the current answer get a bodiless 304."""
 
-import hashlib
 import re
+import zlib
 from typing import Annotated
 
 from fastapi import Header
@@ -39,8 +39,11 @@ def task_etag(version: int) -> str:
     return f'"{version}"'
 
 
-def list_etag(body: str) -> str:
-    return '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
+def list_etag(body: bytes) -> str:
+    """A list's ETag: a checksum of the body it goes with, which changes whenever the body
+    would. Two checksums and the length, 72 bits in all, not a cryptographic hash: a list is not
+    a secret, and a hash cost a list request a twentieth of its time (docs/benchmarks.md)."""
+    return f'"{zlib.crc32(body):08x}{zlib.adler32(body):08x}{len(body):x}"'
 
 
 def _tags(header: str) -> list[tuple[bool, str]]:

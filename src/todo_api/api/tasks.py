@@ -113,11 +113,11 @@ async def list_tasks(
     headers = {}
     if request.query_params:
         found = await db.run(store.list_page, user_id, params)
-        body = found.body
+        body = found.body.encode()
         if found.next_cursor is not None:
             headers["Link"] = next_link(request, user_id, found.next_cursor)
     else:
-        body = await db.run(store.list_tasks, user_id)
+        body = (await db.run(store.list_tasks, user_id)).encode()
     etag = list_etag(body)
     if none_match(if_none_match, etag):
         return not_modified(etag)
