@@ -35,6 +35,14 @@ def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subproc
             process.kill()
 
 
+def cli_token(user_id: str, env: dict[str, str], cwd: Path) -> str:
+    """A token from `todo-api token`, as an operator mints one."""
+    result = subprocess.run(
+        [TODO_API, "token", user_id], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    return result.stdout.strip()
+
+
 def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -124,14 +132,7 @@ def test_migrate_then_serve_as_an_operator_would(database_url: str, tmp_path: Pa
         [TODO_API, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert migrate.returncode == 0, migrate.stderr
-    token = subprocess.run(
-        [TODO_API, "token", "operator"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
+    token = cli_token("operator", env, tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with running(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path) as process:
@@ -288,14 +289,7 @@ def test_dev_and_token_read_the_same_dotenv(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     with running(["dev", "--port", str(port)], env, tmp_path) as process:
         wait_until_up(base, process)
-        token = subprocess.run(
-            [TODO_API, "token", "alice"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.strip()
+        token = cli_token("alice", env, tmp_path)
         listed = httpx.get(f"{base}/api/alice/tasks", headers={"Authorization": f"Bearer {token}"})
         process.terminate()
         output, _ = process.communicate(timeout=30)

@@ -190,3 +190,11 @@ def test_concurrent_writes_cannot_pass_the_tag_limit(api: Api, settings: Setting
             statuses = sorted(pool.map(create, range(10)))
     assert statuses == [201] + [409] * 9
     assert len(tag_list(api)) == 500
+
+
+def test_a_tag_with_a_slash_or_odd_characters_is_addressable(api: Api) -> None:
+    api.create(tags=["a/b", "50% off"])
+    assert api.client.delete("/api/alice/tags/A%2FB", headers=auth()).status_code == 204
+    renamed = api.client.patch("/api/alice/tags/50%25%20OFF", json={"name": "sale"}, headers=auth())
+    assert renamed.json() == {"name": "sale", "tasks": 1, "pending": 1}
+    assert api.client.delete("/api/alice/tags/%0Asale", headers=auth()).status_code == 404

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Path, status
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
 
 from todo_api import tags
@@ -27,6 +28,15 @@ router = APIRouter(
     responses=owner_route_errors(),
 )
 
+class _AnyText(PathConvertor):
+    """The rest of the path, whatever it holds: Starlette's `path` stops at a newline (its
+    regular expression's `.`), which made such a path a 404 before authentication."""
+
+    regex = "(?s:.+)"
+
+
+register_url_convertor("any_text", _AnyText())
+
 TagName = Annotated[
     str, Path(min_length=1, max_length=200, description="The tag, in any case: `work` is `Work`")
 ]
@@ -38,7 +48,7 @@ async def list_tags(user_id: UserId, db: DatabaseDep) -> Response:
 
 
 @router.patch(
-    "/{name:path}",
+    "/{name:any_text}",
     response_model=TagSummary,
     responses=error_responses(TagNotFound, PayloadTooLarge, UnsupportedMediaType),
     summary="Rename a tag on every task that carries it",
@@ -51,7 +61,7 @@ async def rename_tag(user_id: UserId, name: TagName, body: TagRename, db: Databa
 
 
 @router.delete(
-    "/{name:path}",
+    "/{name:any_text}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=error_responses(TagNotFound),
