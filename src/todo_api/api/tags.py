@@ -28,6 +28,7 @@ router = APIRouter(
     responses=owner_route_errors(),
 )
 
+
 class _AnyText(PathConvertor):
     """The rest of the path, whatever it holds: Starlette's `path` stops at a newline (its
     regular expression's `.`), which made such a path a 404 before authentication."""
