@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 
-from tests.conftest import BACKENDS, new_postgres_database
+from tests.conftest import BACKENDS, direct_engine, new_postgres_database
 from todo_api.migrate import upgrade
 from todo_api.settings import DatabaseURL
 
@@ -29,7 +29,7 @@ def owner_counts(connection: Connection) -> dict[str, int]:
 
 def test_owners_counts_start_from_the_tasks_already_stored(empty_database: DatabaseURL) -> None:
     upgrade(empty_database, "0002")
-    engine = create_engine(empty_database.sync_url)
+    engine = direct_engine(empty_database)
     now = datetime.now(UTC)
     rows = [{"u": user, "t": f"task {n}", "now": now} for user, n in [("a", 1), ("a", 2), ("b", 3)]]
     with engine.begin() as connection:
@@ -60,7 +60,7 @@ def test_owners_counts_start_from_the_tasks_already_stored(empty_database: Datab
 
 def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: DatabaseURL) -> None:
     upgrade(empty_database, "0003")
-    engine = create_engine(empty_database.sync_url)
+    engine = direct_engine(empty_database)
     created, changed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)
     with engine.begin() as connection:
         for title, completed in (("Open", False), ("DONE", True)):
