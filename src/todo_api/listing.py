@@ -50,24 +50,32 @@ from sqlmodel import col
 
 from todo_api.derived import case_key
 from todo_api.errors import InvalidCursor
-from todo_api.models import Priority, Task, TaskTag
+from todo_api.models import Priority, Task, TaskTag, UTCDateTime
 from todo_api.schemas import Tag, storable
 from todo_api.task_json import task_object
 
 MAX_PAGE = 500
 # What each sort key compares: a title by its case-folded key, a priority by its rank.
 _COLUMNS = inspect(Task).columns
-SORT_KEYS: dict[str, ColumnElement[Any]] = {
-    "id": _COLUMNS["id"],
-    "created_at": _COLUMNS["created_at"],
-    "updated_at": _COLUMNS["updated_at"],
-    "due_at": _COLUMNS["due_at"],
-    "priority": type_coerce(_COLUMNS["priority"], SmallInteger()),
-    "title": _COLUMNS["title_key"],
-    "completed_at": _COLUMNS["completed_at"],
+# Each sort key and the column it compares: a title by its case-folded key.
+_SORT_COLUMNS = {
+    "id": "id",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "due_at": "due_at",
+    "priority": "priority",
+    "title": "title_key",
+    "completed_at": "completed_at",
 }
-_DATETIME_KEYS = frozenset({"created_at", "updated_at", "due_at", "completed_at"})
-_NULLABLE = frozenset({"due_at", "completed_at"})
+# What each compares; a priority by its rank, not its name.
+SORT_KEYS: dict[str, ColumnElement[Any]] = {
+    key: type_coerce(_COLUMNS[name], SmallInteger()) if name == "priority" else _COLUMNS[name]
+    for key, name in _SORT_COLUMNS.items()
+}
+_DATETIME_KEYS = frozenset(
+    key for key, name in _SORT_COLUMNS.items() if isinstance(_COLUMNS[name].type, UTCDateTime)
+)
+_NULLABLE = frozenset(key for key, name in _SORT_COLUMNS.items() if _COLUMNS[name].nullable)
 _PRIORITIES = list(Priority)
 
 

@@ -4,9 +4,11 @@ carries."""
 
 from typing import Any
 
+from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.errors import (
     ApiError,
     AuthKeysUnavailable,
@@ -93,6 +95,18 @@ def owner_route_errors() -> Responses:
         DatabaseUnavailable,
         DatabaseTimeout,
         AuthKeysUnavailable,
+    )
+
+
+def owner_router(resource: str) -> APIRouter:
+    """The router of `/api/{user_id}/<resource>`: every route checked by OwnerRoute (the token's
+    user is the path's) and documented with the answers any such route may give."""
+    return APIRouter(
+        prefix=f"/api/{{user_id}}/{resource}",
+        tags=[resource],
+        route_class=OwnerRoute,
+        dependencies=[Depends(bearer_scheme)],
+        responses=owner_route_errors(),
     )
 
 

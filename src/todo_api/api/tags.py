@@ -4,14 +4,13 @@ every task. Authentication and ownership are checked by OwnerRoute, as for tasks
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import Path, status
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
 
 from todo_api import tags
-from todo_api.api.rendering import JSONText, error_responses, owner_route_errors
+from todo_api.api.rendering import JSONText, error_responses, owner_router
 from todo_api.api.tasks import UserId
-from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import (
     PayloadTooLarge,
@@ -20,13 +19,7 @@ from todo_api.errors import (
 )
 from todo_api.schemas import TagRename, TagSummary
 
-router = APIRouter(
-    prefix="/api/{user_id}/tags",
-    tags=["tags"],
-    route_class=OwnerRoute,
-    dependencies=[Depends(bearer_scheme)],
-    responses=owner_route_errors(),
-)
+router = owner_router("tags")
 
 
 class _AnyText(PathConvertor):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Request, status
+from fastapi import Header, Path, Request, status
 from pydantic import BeforeValidator
 from sqlalchemy import Connection
 from starlette.responses import Response
@@ -29,9 +29,8 @@ from todo_api.api.rendering import (
     Responses,
     error_responses,
     not_modified,
-    owner_route_errors,
+    owner_router,
 )
-from todo_api.auth.guard import OwnerRoute, bearer_scheme
 from todo_api.database import DatabaseDep
 from todo_api.errors import (
     IdempotencyKeyInProgress,
@@ -54,13 +53,7 @@ from todo_api.schemas import (
 )
 from todo_api.settings import Settings
 
-router = APIRouter(
-    prefix="/api/{user_id}/tasks",
-    tags=["tasks"],
-    route_class=OwnerRoute,
-    dependencies=[Depends(bearer_scheme)],
-    responses=owner_route_errors(),
-)
+router = owner_router("tasks")
 
 # OwnerRoute has checked that this is the token's user before the handler runs.
 UserId = Annotated[
