@@ -4,10 +4,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import ValidationError
-from sqlalchemy import Index, inspect
+from sqlalchemy import Index, inspect, text
 from sqlmodel import SQLModel
 
 from tests.conftest import Api
@@ -32,6 +33,22 @@ def test_tasks_are_indexed_for_one_users_tasks(api: Api) -> None:
     # "This user's tasks", and "this user's tasks, completed or not", each in id order.
     assert ("user_id", "id") in indexes
     assert ("user_id", "completed", "id") in indexes
+
+
+@pytest.mark.parametrize("key", ["priority", "created_at", "updated_at", "completed_at"])
+def test_descending_sorts_have_an_index_in_their_order(api: Api, key: str) -> None:
+    """`sort=-<key>` is `<key> DESC NULLS LAST, id`: an index in exactly that order gives it
+    (PostgreSQL matches the nulls' place too; SQLite's nulls are last descending)."""
+    name = f"ix_tasks_user_id_{key}_desc_id"
+    query = (
+        "SELECT sql FROM sqlite_master WHERE name = :name"
+        if api.backend == "sqlite"
+        else "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    )
+    with api.engine.connect() as connection:
+        definition = connection.execute(text(query), {"name": name}).scalar_one()
+    descending = f"{key} DESC" if api.backend == "sqlite" else f"{key} DESC NULLS LAST"
+    assert re.search(rf"\(user_id, {descending}, id\)$", definition), definition
 
 
 def test_exported_openapi_matches_the_app(project_root: Path) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Time,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 USER_ID_MAX = 255
 TITLE_MAX = 200
@@ -88,9 +88,10 @@ class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     # AUTOINCREMENT on SQLite so that a deleted task's id is never handed out again.
     # Indexes for the orders lists use most, each ending in `id` (ties break on it), so that a
-    # page in that order is an index range scan: by id, pending first, by due date, by title.
-    # Other sort keys (priority, created_at, updated_at, completed_at) and descending orders
-    # sort the user's matching tasks (docs/benchmarks.md). Substring search uses trigram indexes
+    # page in that order is an index range scan: by id, pending first, by due date, by title
+    # (ascending), and the most important, newest, last changed and last completed first
+    # (descending, nulls last). The other directions sort the user's matching tasks, at most the
+    # per-user task limit (docs/benchmarks.md). Substring search uses trigram indexes
     # (PostgreSQL only: `info`, migration 0005); tags, the task_tags table.
     __table_args__ = (
         Index("ix_tasks_user_id_id", "user_id", "id"),
@@ -146,6 +147,17 @@ class Task(SQLModel, table=True):
     )
     tag_keys: list[str] = Field(
         default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
+    )
+
+
+# `sort=-priority` (and the others) in the order it asks for: descending, nulls last, then `id`
+# ascending, which an ascending index read backwards does not give (migration 0007).
+for _name in ("priority", "created_at", "updated_at", "completed_at"):
+    Index(
+        f"ix_tasks_user_id_{_name}_desc_id",
+        col(Task.user_id),
+        col(getattr(Task, _name)).desc().nulls_last(),
+        col(Task.id),
     )
 
 
