@@ -1,5 +1,6 @@
 """The bench's PostgreSQL side: a fresh database, the migration, COPY seeding, clean-up."""
 
+import json
 import shlex
 import subprocess
 import time
@@ -32,6 +33,8 @@ SEED_COLUMNS = (
     "due_at",
     "title_key",
     "description_key",
+    "tags",
+    "tag_keys",
 )
 COPY_SQL = f"COPY tasks ({', '.join(SEED_COLUMNS)}) FROM STDIN"
 # The service's migration owns the real schema; this copy of the contract is only for
@@ -50,6 +53,15 @@ CREATE INDEX ix_tasks_user_id ON tasks (user_id);
 CREATE INDEX ix_tasks_user_id_completed ON tasks (user_id, completed);
 """
 CHUNK_ROWS = 20_000
+# The index of tags the service's triggers keep (table `task_tags`), made for the copied rows.
+TASK_TAGS_SQL = """
+    INSERT INTO task_tags (user_id, key, task_id, name)
+    SELECT t.user_id, k.value, t.id, n.value
+    FROM tasks AS t,
+        json_array_elements_text(t.tag_keys) WITH ORDINALITY AS k(value, i)
+        JOIN json_array_elements_text(t.tags) WITH ORDINALITY AS n(value, i) USING (i)
+    WHERE t.id > %s AND t.tags::text <> '[]'
+"""
 # The per-user task counts the service keeps (table `owners`), made anew after a COPY.
 OWNERS_SQL = (
     "INSERT INTO owners (user_id, tasks) SELECT user_id, count(*) FROM tasks GROUP BY user_id "
@@ -145,6 +157,13 @@ _NOTES = (
 )  # fmt: skip
 # Priority ranks (0 none .. 3 high) in turn: 3/7 none, 2/7 low, 1/7 medium, 1/7 high.
 _PRIORITY_CYCLE = ("0", "2", "1", "0", "3", "1", "0")
+# Each task carries 0-3 of these tags: each tag is on 5 or 10 % of a user's tasks. `page_tag`
+# asks for the first (5 %: 500 of the v2 user's 10,000), in another case than it is stored.
+TAG_NAMES = (
+    "Work", "home", "errands", "Urgent", "family", "health", "finance", "shopping", "travel",
+    "school", "garden", "car", "reading", "Projects", "calls", "email", "someday", "weekend",
+    "Café", "admin",
+)  # fmt: skip
 # Due dates spread over 120 days, from 30 days before the seeding day.
 _DUE_SPREAD_DAYS = 120
 _DUE_FIRST_DAY = -30
@@ -163,6 +182,13 @@ assert sum(SEARCH_WORD in case_key(thing) for thing in _THINGS) == 1
 assert sum(SEARCH_WORD in key for _, key in _DESCRIPTIONS) == 1
 assert not any(SEARCH_WORD in case_key(verb) for verb in _VERBS)
 assert len(_THINGS) == 50 and len(_NOTES) == 25  # 7 and 3 step through them: coprime
+_TAG_SETS = tuple(
+    (
+        json.dumps(names := [TAG_NAMES[(n * 7 + j * 3) % len(TAG_NAMES)] for j in range(n % 4)]),
+        json.dumps([case_key(name) for name in names]),
+    )
+    for n in range(len(TAG_NAMES) * 4)
+)
 
 
 def _due_dates(today: date) -> tuple[tuple[str, str], ...]:
@@ -185,9 +211,11 @@ def _rows(uid: str, count: int, stamp: str, dues: tuple[tuple[str, str], ...]) -
         completed, completed_at = ("t", stamp) if i % 3 == 0 else ("f", "\\N")
         priority = _PRIORITY_CYCLE[(i + h) % len(_PRIORITY_CYCLE)]
         due_date, due_at = dues[(i * 11 + h) % len(dues)] if i // 2 % 2 == 0 else ("\\N", "\\N")
+        tags, tag_keys = _TAG_SETS[(i * 13 + h) % len(_TAG_SETS)]
         yield (
             f"{uid}\t{title}\t{description}\t{completed}\t{stamp}\t{stamp}\t{completed_at}\t1\t"
-            f"{priority}\t{due_date}\t{due_at}\t{title_key}\t{description_key}\n"
+            f"{priority}\t{due_date}\t{due_at}\t{title_key}\t{description_key}\t{tags}\t"
+            f"{tag_keys}\n"
         )
 
 
@@ -227,9 +255,10 @@ def copy_lines(dsn: str, lines: Iterable[str]) -> int:
         else:
             names = ", ".join(SEED_COLUMNS[i] for i in keep)
             statement, pick = f"COPY tasks ({names}) FROM STDIN", itemgetter(*keep)
-        # The service's triggers that count each owner's tasks would run once per copied row;
-        # off for this session (it is a superuser's), the counts are made once at the end.
+        # The service's triggers (each owner's task count, the tag index) would run once per
+        # copied row; off for this session (it is a superuser's), their tables are made at the end.
         conn.execute("SET session_replication_role = replica")
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()
         with conn.cursor() as cur, cur.copy(statement) as copy:
             chunk: list[str] = []
             for line in lines:
@@ -245,6 +274,8 @@ def copy_lines(dsn: str, lines: Iterable[str]) -> int:
                 written += len(chunk)
         if conn.execute("SELECT to_regclass('owners')").fetchone() != (None,):
             conn.execute(OWNERS_SQL)
+        if conn.execute("SELECT to_regclass('task_tags')").fetchone() != (None,):
+            conn.execute(TASK_TAGS_SQL, (before[0] if before else 0,))
     return written
 
 

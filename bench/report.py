@@ -26,6 +26,8 @@ WORKLOAD_TEXT = {
     "of the v2 user's pending tasks by due date",
     "page_deep": f"`GET /api/{{uid}}/tasks?sort=id&limit=50&cursor=…`: the v2 user's page "
     f"{DEEP_OFFSET:,} tasks deep, its cursor found by walking the `Link` headers once",
+    "page_tag": "`GET /api/{uid}/tasks?tag=WORK&limit=50`: page 1 of the v2 user's tasks "
+    "tagged `Work` (5 % of them), the tag asked for in another case",
     "search_q": "`GET /api/{uid}/tasks?q=milk&limit=50`: the v2 user's tasks whose title or "
     "description contains `milk` (about 4 % of them)",
     "patch_if_match": '`PATCH /api/{uid}/tasks/{id}` `{"priority": …}` with '

@@ -12,7 +12,11 @@ LIST_RATIO_TO_DRIVER = 0.9
 PAGE_RATIO_TO_LIST = 0.7
 SEARCH_RATIO_TO_LIST = 0.5
 PAGE_P95_MS = 200.0
-RATIO_TO_LIST = {"page_pending_due": PAGE_RATIO_TO_LIST, "page_deep": PAGE_RATIO_TO_LIST}
+RATIO_TO_LIST = {
+    "page_pending_due": PAGE_RATIO_TO_LIST,
+    "page_deep": PAGE_RATIO_TO_LIST,
+    "page_tag": PAGE_RATIO_TO_LIST,
+}
 RATIO_TO_LIST["search_q"] = SEARCH_RATIO_TO_LIST
 assert set(RATIO_TO_LIST) == set(PAGE_WORKLOADS)
 LIST_P95_MS = 200.0

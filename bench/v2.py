@@ -15,7 +15,7 @@ import psycopg
 
 from bench import tokens
 from bench.options import PAGE_WORKLOADS
-from bench.pg import SEARCH_WORD, SeededUser
+from bench.pg import SEARCH_WORD, TAG_NAMES, SeededUser
 from bench.servers import Server
 
 PAGE_SIZE = 50
@@ -24,6 +24,7 @@ QUERIES = {
     "page_pending_due": f"status=pending&sort=due_at&limit={PAGE_SIZE}",
     # Then the cursor of the page that starts DEEP_OFFSET tasks in, from the Link headers.
     "page_deep": f"sort=id&limit={PAGE_SIZE}",
+    "page_tag": f"tag={TAG_NAMES[0].upper()}&limit={PAGE_SIZE}",
     "search_q": f"q={SEARCH_WORD}&limit={PAGE_SIZE}",
 }
 assert set(QUERIES) == set(PAGE_WORKLOADS)

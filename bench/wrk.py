@@ -18,6 +18,7 @@ SCRIPTS = {
     # The v2 workloads: one script for every page (the query comes from the data file).
     "page_pending_due": "page.lua",
     "page_deep": "page.lua",
+    "page_tag": "page.lua",
     "search_q": "page.lua",
     "patch_if_match": "patch_if_match.lua",
 }

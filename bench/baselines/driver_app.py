@@ -1,5 +1,9 @@
 """Driver ceiling: verify the JWT, one asyncpg query, orjson straight to bytes.
 
+It answers what the service answers: every field a client sees of a task (todo_api.schemas.
+TaskPublic), formatted as the service formats them, so that the ratio measures the service's
+overhead and not a smaller answer.
+
 The pool waits for a free connection without a time limit, so 1,000 clients queue instead of
 failing; 16 connections are plenty for one worker on two cores.
 """
@@ -15,10 +19,21 @@ from fastapi import FastAPI, Request, Response
 from bench.baselines.auth import verify
 
 POOL_SIZE = int(os.environ.get("BENCH_DRIVER_POOL", "16"))
-LIST_SQL = (
-    "SELECT id, user_id, title, description, completed, created_at, updated_at "
-    "FROM tasks WHERE user_id = $1 ORDER BY id"
-)
+LIST_SQL = """
+    SELECT id, user_id, title, description, completed, created_at, updated_at,
+        (ARRAY['none', 'low', 'medium', 'high'])[priority + 1] AS priority, tags,
+        due_date, to_char(due_time, 'HH24:MI') AS due_time, timezone, due_at, completed_at, version
+    FROM tasks WHERE user_id = $1 ORDER BY id
+"""
+
+
+async def _json_as_values(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "json",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
 
 
 class State:
@@ -28,7 +43,7 @@ class State:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     State.pool = await asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE
+        os.environ["DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE, init=_json_as_values
     )
     try:
         yield
