@@ -100,6 +100,11 @@ def test_operations_have_names_a_person_would_write() -> None:
         "listTags",
         "renameTag",
         "deleteTag",
+        "listReminders",
+        "getTasksCalendar",
+        "createCalendarFeed",
+        "deleteCalendarFeed",
+        "getCalendarFeed",
         "checkHealth",
         "checkReadiness",
     }

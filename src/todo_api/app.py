@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from todo_api import __doc__ as description
 from todo_api import metrics
-from todo_api.api import health, tags, tasks
+from todo_api.api import calendar, health, reminders, tags, tasks
 from todo_api.api import metrics as metrics_api
 from todo_api.api.rendering import add_request_id_headers, operation_id
 from todo_api.auth.tokens import TokenVerifier
@@ -57,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
     app.include_router(tags.router)
+    app.include_router(reminders.router)
+    app.include_router(calendar.tasks_ics)
+    app.include_router(calendar.feed_address)
+    app.include_router(calendar.public)
     app.include_router(health.router)
     if settings.metrics_enabled:
         app.include_router(metrics_api.router)

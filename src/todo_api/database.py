@@ -301,13 +301,22 @@ _ISOLATION = {"sqlite": "SERIALIZABLE", "postgresql": "READ COMMITTED"}
 @contextmanager
 def atomic(connection: Connection) -> Iterator[None]:
     """A transaction on this (autocommit) connection, committed when the block ends and rolled
-    back if it raises; inside a transaction already, that one."""
+    back if it raises; inside one already, that one. The connection is in autocommit again
+    after it, whatever ran on it before."""
+    isolation = _ISOLATION[connection.dialect.name]
     if connection.in_transaction():
-        yield
-        return
-    connection.execution_options(isolation_level=_ISOLATION[connection.dialect.name])
-    with connection.begin():
-        yield
+        if connection.get_execution_options().get("isolation_level") == isolation:
+            yield
+            return
+        # What SQLAlchemy began by itself for a statement run in autocommit: not a transaction
+        # at all (each statement committed), and it must end before a real one begins.
+        connection.commit()
+    connection.execution_options(isolation_level=isolation)
+    try:
+        with connection.begin():
+            yield
+    finally:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def _database(request: Request) -> Database:

@@ -113,6 +113,14 @@ class TaskNotFound(ApiError):
     message = "Task not found"
 
 
+class CalendarFeedNotFound(ApiError):
+    """An unknown or revoked secret calendar address: answered like any unknown path."""
+
+    status_code = 404
+    error_code = "NOT_FOUND"
+    message = "Not found"
+
+
 class PreconditionFailed(ApiError):
     """If-Match named versions of which the task has none now: nothing was changed."""
 

@@ -29,6 +29,9 @@ TIMEZONE_MAX = 64
 TAG_MAX = 40
 TAGS_PER_TASK = 20
 TAGS_PER_USER = 500
+REMINDERS_PER_TASK = 5
+REMINDER_MAX_MINUTES = 4 * 7 * 24 * 60
+RECURRENCE_MAX = 500
 
 
 class Priority(StrEnum):
@@ -98,6 +101,7 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_user_id_completed_id", "user_id", "completed", "id"),
         Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
         Index("ix_tasks_user_id_title_key_id", "user_id", "title_key", "id"),
+        Index("ux_tasks_previous_task_id", "previous_task_id", unique=True),
         Index(
             "ix_tasks_title_key_trgm",
             "title_key",
@@ -148,6 +152,22 @@ class Task(SQLModel, table=True):
     tag_keys: list[str] = Field(
         default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
     )
+    # Recurring tasks (`recurrence.py`): the rule, the day the series started (its anchor: set
+    # by the server when the rule or the schedule changes), the occurrence this one follows
+    # (unique: an occurrence has one successor, ever, whatever runs concurrently) and the one
+    # that follows it. No foreign keys: deleting either task never touches the other.
+    recurrence: str | None = Field(default=None, sa_column=Column(String(RECURRENCE_MAX)))
+    series_start: date | None = Field(default=None, sa_column=Column(Date()))
+    previous_task_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"))
+    )
+    next_task_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"))
+    )
+    # Minutes before due_at, ascending; `task_reminders` indexes when each falls.
+    reminders: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
+    )
 
 
 # `sort=-priority` (and the others) in the order it asks for: descending, nulls last, then `id`
@@ -175,6 +195,33 @@ class TaskTag(SQLModel, table=True):
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     )
     name: str = Field(max_length=TAG_MAX)
+
+
+class TaskReminder(SQLModel, table=True):
+    """When each reminder of a user's tasks falls (`due_at` less its minutes): an index of
+    `tasks.reminders`, kept by triggers on `tasks` (migration 0008) whenever a task's reminders
+    or due_at change, so a window of reminders is a range of this table's key, whatever the
+    number of tasks."""
+
+    __tablename__ = "task_reminders"
+    __table_args__ = (Index("ix_task_reminders_task_id", "task_id"),)
+
+    user_id: str = Field(max_length=USER_ID_MAX, primary_key=True)
+    remind_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    task_id: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A user's secret calendar address: only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (Index("ux_calendar_feeds_secret_hash", "secret_hash", unique=True),)
+
+    user_id: str = Field(max_length=USER_ID_MAX, primary_key=True)
+    secret_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Owner(SQLModel, table=True):

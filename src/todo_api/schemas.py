@@ -19,10 +19,14 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from todo_api import recurrence
 from todo_api.derived import ZONES, case_key
 from todo_api.errors import error_codes
 from todo_api.models import (
     DESCRIPTION_MAX,
+    RECURRENCE_MAX,
+    REMINDER_MAX_MINUTES,
+    REMINDERS_PER_TASK,
     TAG_MAX,
     TAGS_PER_TASK,
     TIMEZONE_MAX,
@@ -168,17 +172,76 @@ Tags = Annotated[
     AfterValidator(_distinct),
 ]
 
+Recurrence = Annotated[
+    str | None,
+    StringConstraints(min_length=1, max_length=RECURRENCE_MAX),
+    AfterValidator(lambda rule: None if rule is None else recurrence.check(rule)),
+    Field(
+        description="How the task repeats: an RFC 5545 RRULE value without `RRULE:` "
+        "(`FREQ=WEEKLY;BYDAY=MO,WE`), FREQ DAILY to YEARLY, ended by COUNT or UNTIL if at all; "
+        "completing the task creates its next occurrence. Needs a due_date; null for none",
+        examples=["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=MONTHLY;BYMONTHDAY=-1"],
+    ),
+]
+
+
+def _distinct_ascending(minutes: list[int]) -> list[int]:
+    if len(set(minutes)) != len(minutes):
+        raise ValueError("must not name the same number of minutes twice")
+    return sorted(minutes)
+
+
+def _whole_number(value: object) -> object:
+    # JSON has one number type: `15.0` is the integer 15 (as JSON Schema's "integer" says).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Reminders = Annotated[
+    list[Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=REMINDER_MAX_MINUTES)]],
+    Field(
+        max_length=REMINDERS_PER_TASK,
+        description="Minutes before due_at to remind (0 to 40320, four weeks), at most 5, "
+        "distinct; returned ascending. A non-empty list needs a due_date",
+        json_schema_extra={"uniqueItems": True},
+    ),
+    AfterValidator(_distinct_ascending),
+]
+
 PriorityLevel = Annotated[
     Priority, Field(strict=False, description="`none` (the default), `low`, `medium` or `high`")
 ]
 
 
-DUE_TIME_NEEDS_A_DATE = "needs a due_date: the task has none"
-# In the published schema: a due_time (not null) comes with a due_date that is not null; in a
-# patch, one the client sends (or the task already has: that part no schema can say).
-_TIME_GIVEN: JsonDict = {"properties": {"due_time": {"type": "string"}}, "required": ["due_time"]}
+NEEDS_A_DUE_DATE = "needs a due_date: the task has none"
+# The fields that only a task with a due date may have (reminders: when not empty).
+NEED_A_DUE_DATE = ("due_time", "recurrence", "reminders")
+
+
+def lacking_a_due_date(values: dict[str, Any]) -> list[str]:
+    """Which of NEED_A_DUE_DATE the task would have without a due_date."""
+    if values.get("due_date") is not None:
+        return []
+    return [name for name in NEED_A_DUE_DATE if values.get(name)]
+
+
+# In the published schema: each of them given (not null, not empty) comes with a due_date that
+# is not null; in a patch, one the client sends (or the task already has: that part no schema
+# can say).
+_GIVEN: dict[str, JsonDict] = {
+    "due_time": {"type": "string"},
+    "recurrence": {"type": "string"},
+    "reminders": {"type": "array", "minItems": 1},
+}
 _DATE_NOT_NULL: JsonDict = {"properties": {"due_date": {"type": "string"}}}
-_TIME_HAS_A_DATE: JsonDict = {"if": _TIME_GIVEN, "then": _DATE_NOT_NULL}
+
+
+def _each_needs_a_date(required: bool) -> JsonDict:
+    then: JsonDict = {**_DATE_NOT_NULL, "required": ["due_date"]} if required else _DATE_NOT_NULL
+    rules: list[JsonValue] = [
+        {"if": {"properties": {name: given}, "required": [name]}, "then": then}
+        for name, given in _GIVEN.items()
+    ]
+    return {"allOf": rules}
 
 
 def not_null_in_schema(schema: dict[str, Any]) -> None:
@@ -203,10 +266,7 @@ class TaskCreate(BaseModel):
     all, so a field added here is stored without another list to update."""
 
     # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
-    model_config = ConfigDict(
-        strict=True,
-        json_schema_extra={"if": _TIME_GIVEN, "then": {**_DATE_NOT_NULL, "required": ["due_date"]}},
-    )
+    model_config = ConfigDict(strict=True, json_schema_extra=_each_needs_a_date(required=True))
 
     title: Title
     description: Description = None
@@ -215,13 +275,15 @@ class TaskCreate(BaseModel):
     due_date: DueDate = None
     due_time: DueTime = None
     timezone: TimeZone = None
+    recurrence: Recurrence = None
+    reminders: Reminders = Field(default_factory=list)
 
-    @field_validator("due_time")
+    @field_validator(*NEED_A_DUE_DATE)
     @classmethod
-    def _due_time_has_a_date(cls, value: time | None, info: ValidationInfo) -> time | None:
+    def _has_a_date(cls, value: object, info: ValidationInfo) -> object:
         # A due_date that failed validation has its own error; this one is for a missing date.
-        if value is not None and "due_date" in info.data and info.data["due_date"] is None:
-            raise ValueError(DUE_TIME_NEEDS_A_DATE)
+        if value and "due_date" in info.data and info.data["due_date"] is None:
+            raise ValueError(NEEDS_A_DUE_DATE)
         return value
 
 
@@ -230,7 +292,7 @@ class TaskPatch(BaseModel):
     stays; `null` clears `description`, and is refused where a field cannot be empty. These are
     the fields any write may change, each a column of `tasks` of the same name."""
 
-    model_config = ConfigDict(strict=True, json_schema_extra=_TIME_HAS_A_DATE)
+    model_config = ConfigDict(strict=True, json_schema_extra=_each_needs_a_date(required=False))
 
     title: Title | None = _omitted("Left unchanged when omitted; never null")
     description: Description = None
@@ -244,8 +306,12 @@ class TaskPatch(BaseModel):
     due_date: DueDate = None
     due_time: DueTime = None
     timezone: TimeZone = None
+    recurrence: Recurrence = None
+    reminders: Reminders | None = _omitted(
+        "Minutes before due_at to remind, all of them; left unchanged when omitted"
+    )
 
-    @field_validator("title", "completed", "priority", "tags")
+    @field_validator("title", "completed", "priority", "tags", "reminders")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for a value the client sent: an explicit null is an error, not "unchanged".
@@ -289,6 +355,11 @@ class TaskPublic(BaseModel):
     )
     version: int = Field(
         description="1 on create, one more on every change; the task's ETag is this number"
+    )
+    recurrence: str | None
+    reminders: list[int]
+    next_task_id: int | None = Field(
+        description="The next occurrence, created when this recurring task was completed"
     )
 
 

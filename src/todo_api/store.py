@@ -10,8 +10,12 @@ SQLAlchemy's cache key for it) cost a fifth of a write's time in Python.
 
 Columns written come from the request schemas (`TaskCreate`, `TaskPatch`): each of their fields
 is the column of the same name, so a field added there is stored with no list here to update.
-The store itself sets only what the server owns: the owner, timestamps, `version` and
-`completed_at`.
+The store itself sets only what the server owns: the owner, timestamps, `version`,
+`completed_at`, and a recurring task's series (its start, and the occurrences before and after).
+
+Completing a recurring task creates its next occurrence in the same transaction. A toggle, the
+hot path, stays one statement: it leaves out (by its WHERE) a pending recurring task that has
+no successor yet, and only then is the completion done again in a transaction (`_in_series`).
 """
 
 from contextlib import nullcontext
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NoReturn
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -27,6 +32,7 @@ from sqlalchemy import (
     Row,
     Select,
     Update,
+    and_,
     bindparam,
     case,
     delete,
@@ -49,12 +55,20 @@ from todo_api.errors import (
     ConcurrentChanges,
     PreconditionFailed,
     TagLimitReached,
+    TaskLimitReached,
     TaskNotFound,
     ValidationFailed,
 )
 from todo_api.listing import ListParams, Page, page, page_statement
 from todo_api.models import TAGS_PER_USER, Owner, Task, TaskTag
-from todo_api.schemas import DUE_TIME_NEEDS_A_DATE, TaskCreate, TaskPatch
+from todo_api.recurrence import Series, series_start
+from todo_api.schemas import (
+    LATEST_DUE_DATE,
+    NEEDS_A_DUE_DATE,
+    TaskCreate,
+    TaskPatch,
+    lacking_a_due_date,
+)
 from todo_api.task_json import DIALECTS, task_array, task_object
 
 # A list of tasks as JSON text: the body of the answer.
@@ -72,16 +86,36 @@ _NEW_TASK = (
     "completed",
     "created_at",
     "updated_at",
+    "series_start",
+    "previous_task_id",
 )
-# What a change may write: the client's fields and what is derived from them.
-_CHANGEABLE = (*TaskPatch.model_fields, *DERIVED)
-# A change to a due field is merged with the task's other due fields, read first; a task changed
-# between that read and the write is read again, this many times at most.
+# What a change may write: the client's fields, what is derived from them, and the series' start.
+_CHANGEABLE = (*TaskPatch.model_fields, *DERIVED, "series_start")
+# The fields that decide when a task is due and what follows from it (its reminders, its next
+# occurrence): a change to one is merged with the others, read first, and checked whole. A task
+# changed between that read and the write is read again, this many times at most.
+SCHEDULE = DUE_FIELDS | {"recurrence", "reminders"}
 _MERGE_ATTEMPTS = 5
+# What the next occurrence of a recurring task takes from the one completed.
+_CARRIED = (
+    "title",
+    "description",
+    "priority",
+    "tags",
+    "due_time",
+    "timezone",
+    "recurrence",
+    "reminders",
+    "series_start",
+)
 
 _OWNED = col(Task.user_id) == bindparam("owner_id")
 _ONE = (col(Task.id) == bindparam("task_id")) & _OWNED
 _MATCHING = col(Task.version).in_(bindparam("versions", expanding=True))
+# Not a pending recurring task that has no successor yet: its completion is `_in_series`.
+_NOT_AWAITING_A_SUCCESSOR = (
+    col(Task.completed) | col(Task.recurrence).is_(None) | col(Task.next_task_id).is_not(None)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +174,26 @@ def _create(dialect: str) -> Insert:
     return statement.returning(*_task(dialect))
 
 
-def _changed(values: dict[str, Any], conditional: bool, dialect: str) -> Update:
+def _changed(
+    values: dict[str, Any], conditional: bool, dialect: str, *more: ColumnElement[bool]
+) -> Update:
     """An update of one task that counts as a change: `updated_at` and `version` move. With
     `conditional`, only while the task's version is one of `versions` (If-Match): check and
     write are one statement, so of two writers holding the same ETag exactly one wins."""
-    where = _ONE & _MATCHING if conditional else _ONE
+    where = and_(_ONE, *more, *((_MATCHING,) if conditional else ()))
     values |= {"updated_at": bindparam("now"), "version": col(Task.version) + 1}
     return update(Task).where(where).values(values).returning(*_task(dialect))
 
 
 @cache
-def _toggle(dialect: str, conditional: bool) -> Update:
+def _toggle(dialect: str, conditional: bool, in_series: bool = False) -> Update:
     # Flipped by the database in one statement, so concurrent toggles never lose one another.
     # In SET, `completed` is the value before the flip.
     became_completed = case((col(Task.completed), null()), else_=bindparam("now"))
     values = {"completed": not_(col(Task.completed)), "completed_at": became_completed}
-    return _changed(values, conditional, dialect)
+    if in_series:
+        return _changed(values, conditional, dialect)
+    return _changed(values, conditional, dialect, _NOT_AWAITING_A_SUCCESSOR)
 
 
 @cache
@@ -182,8 +220,28 @@ def _exists() -> Select[int]:
     return select(literal(1)).where(_ONE)
 
 
-def _due_now() -> Select[Any]:
-    return select(*(_COLUMNS[name] for name in sorted(DUE_FIELDS)), col(Task.version)).where(_ONE)
+def _schedule_now() -> Select[Any]:
+    schedule = (_COLUMNS[name] for name in sorted(SCHEDULE))
+    return select(*schedule, col(Task.series_start), col(Task.version)).where(_ONE)
+
+
+def _series_now() -> Select[Any]:
+    """What `_follow` needs of a task, read under the lock `_in_series` holds."""
+    wanted = {*_CARRIED, "completed", "due_date", "next_task_id"}
+    return select(*(_COLUMNS[name] for name in sorted(wanted))).where(_ONE)
+
+
+def _locked() -> Select[Any]:
+    # FOR UPDATE on PostgreSQL; SQLite has one writer at a time, and `hold_owner` made this
+    # transaction the writer already.
+    return select(col(Task.version)).where(_ONE).with_for_update()
+
+
+def _link(dialect: str) -> Update:
+    """Names a task's successor. Part of the completion that made it: not a change of its own
+    (version and updated_at stay as the completion left them)."""
+    next_task: dict[str, Any] = {"next_task_id": bindparam("next_task_id")}
+    return update(Task).where(_ONE).values(next_task).returning(*_task(dialect))
 
 
 _LIST = {name: _list(name) for name in DIALECTS}
@@ -202,7 +260,10 @@ _KNOWN_SPELLINGS = (
     .group_by(col(TaskTag.key))
 )
 _DISTINCT_TAGS = select(func.count(func.distinct(col(TaskTag.key)))).where(_USERS_TAGS)
-_DUE_NOW = _due_now()
+_SCHEDULE_NOW = _schedule_now()
+_SERIES_NOW = _series_now()
+_LOCKED = _locked()
+_LINK = {name: _link(name) for name in DIALECTS}
 
 
 def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
@@ -230,6 +291,7 @@ def create_task(
 ) -> StoredTask | None:
     """The new task, or None when the user already holds `limit` tasks."""
     values = data.model_dump()
+    values |= {"series_start": series_start(values, None), "previous_task_id": None}
     with atomic(connection) if values["tags"] else nullcontext():
         if values["tags"]:
             values["tags"] = _spelled_as_known(connection, user_id, values["tags"])
@@ -259,16 +321,20 @@ def change_task(
     task_id: int,
     changes: TaskPatch,
     versions: Versions = None,
+    *,
+    limit: int,
 ) -> StoredTask:
     """Applies the fields the client sent (a PUT or a JSON Merge Patch). A patch that sends no
-    field changes nothing, and answers the task as it is."""
+    field changes nothing, and answers the task as it is. One that sets `completed` may
+    complete a recurring task: `_in_series`, which also creates its next occurrence."""
     sent = changes.model_dump(exclude_unset=True)
     if not sent:
         return get_task(connection, user_id, task_id, versions)
+    if sent.get("completed"):
+        return _in_series(connection, user_id, task_id, versions, limit, sent=sent)
     if not sent.get("tags"):
         return _merge_and_change(connection, user_id, task_id, sent, versions)
     with atomic(connection):
-        sent["tags"] = _spelled_as_known(connection, user_id, sent["tags"])
         return _merge_and_change(connection, user_id, task_id, sent, versions)
 
 
@@ -279,18 +345,21 @@ def _merge_and_change(
     sent: dict[str, Any],
     versions: Versions,
 ) -> StoredTask:
-    if not sent.keys() & DUE_FIELDS:
+    if sent.get("tags"):
+        sent["tags"] = _spelled_as_known(connection, user_id, sent["tags"])
+    if not sent.keys() & SCHEDULE:
         return _change(connection, user_id, task_id, sent | derived_columns(sent), versions)
     for _ in range(_MERGE_ATTEMPTS):
-        current = connection.execute(_DUE_NOW, _parameters(user_id, task_id, None)).first()
+        current = connection.execute(_SCHEDULE_NOW, _parameters(user_id, task_id, None)).first()
         if current is None:
             raise TaskNotFound
         if versions is not None and current.version not in versions:
             raise PreconditionFailed
-        due = {name: sent.get(name, getattr(current, name)) for name in DUE_FIELDS}
-        if due["due_time"] is not None and due["due_date"] is None:
-            raise ValidationFailed(field_errors={"due_time": [DUE_TIME_NEEDS_A_DATE]})
-        values = sent | derived_columns(sent | due)
+        schedule = {name: sent.get(name, getattr(current, name)) for name in SCHEDULE}
+        if lacking := lacking_a_due_date(schedule):
+            raise ValidationFailed(field_errors={name: [NEEDS_A_DUE_DATE] for name in lacking})
+        values = sent | derived_columns(sent | schedule)
+        values["series_start"] = series_start(schedule, current._mapping)
         try:
             # Written only if the task is still as read: due_at is computed from what it holds.
             return _change(connection, user_id, task_id, values, frozenset({current.version}))
@@ -313,11 +382,70 @@ def _change(
 
 
 def toggle_task(
-    connection: Connection, user_id: str, task_id: int, versions: Versions = None
+    connection: Connection, user_id: str, task_id: int, versions: Versions = None, *, limit: int
 ) -> StoredTask:
     statement = _toggle(connection.dialect.name, versions is not None)
     parameters = _parameters(user_id, task_id, versions, now=datetime.now(UTC))
-    return _one(connection, statement, parameters)
+    row: Row[str, int] | None = connection.execute(statement, parameters).first()
+    if row is None:
+        # Not the caller's, not the version asked for, or a recurring task to complete.
+        return _in_series(connection, user_id, task_id, versions, limit)
+    return StoredTask(*row)
+
+
+def _in_series(
+    connection: Connection,
+    user_id: str,
+    task_id: int,
+    versions: Versions,
+    limit: int,
+    *,
+    sent: dict[str, Any] | None = None,
+) -> StoredTask:
+    """A toggle (or the change `sent`) that may complete a recurring task, and its next
+    occurrence, in one transaction that holds the task's row: concurrent completions of one
+    occurrence take turns, and the first leaves `next_task_id` set for the others to see."""
+    with atomic(connection):
+        hold_owner(connection, user_id)
+        parameters = _parameters(user_id, task_id, None)
+        version = connection.execute(_LOCKED, parameters).scalar()
+        if version is None:
+            raise TaskNotFound
+        if versions is not None and version not in versions:
+            raise PreconditionFailed
+        if sent is None:
+            statement = _toggle(connection.dialect.name, False, in_series=True)
+            task = _one(connection, statement, parameters | {"now": datetime.now(UTC)})
+        else:
+            task = _merge_and_change(connection, user_id, task_id, sent, None)
+        return _follow(connection, user_id, task_id, task, limit)
+
+
+def _follow(
+    connection: Connection, user_id: str, task_id: int, task: StoredTask, limit: int
+) -> StoredTask:
+    """Creates the next occurrence of a task just completed, if it recurs and has none yet:
+    due on the first occurrence of its rule after this one that is not overdue. Nothing when the
+    series has ended. The new task names this one (`previous_task_id`, unique in the database:
+    a second successor cannot be stored, whatever the application does)."""
+    parameters = _parameters(user_id, task_id, None)
+    now = connection.execute(_SERIES_NOW, parameters).one()
+    if not now.completed or now.recurrence is None or now.next_task_id is not None:
+        return task
+    series = Series(now.recurrence, now.series_start or now.due_date, now.due_time, now.timezone)
+    due_date = series.next_due_date(now.due_date, datetime.now(UTC))
+    if due_date is None or due_date > LATEST_DUE_DATE:
+        return task
+    values = {name: getattr(now, name) for name in _CARRIED}
+    values |= {"due_date": due_date, "previous_task_id": task_id}
+    successor = _insert(connection, user_id, values | derived_columns(values), limit)
+    if successor is None:
+        raise TaskLimitReached
+    next_task_id = orjson.loads(successor.json)["id"]
+    row = connection.execute(
+        _LINK[connection.dialect.name], parameters | {"next_task_id": next_task_id}
+    ).one()
+    return StoredTask(*row)
 
 
 def delete_task(

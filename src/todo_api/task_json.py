@@ -12,7 +12,7 @@ time as `HH:MM`, an enum stored as its rank as the member's name, a bool as a JS
 """
 
 import types
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from enum import Enum
 from typing import Any, Union, get_args, get_origin
 
@@ -33,6 +33,12 @@ from sqlmodel import col
 
 from todo_api.models import Task
 from todo_api.schemas import TaskPublic
+
+
+def instant_text(moment: datetime) -> str:
+    """A datetime as the database writes one into a task's JSON, for JSON built in Python."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
 
 # The databases the service runs on, by SQLAlchemy dialect name.
 DIALECTS = ("postgresql", "sqlite")

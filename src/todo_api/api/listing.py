@@ -1,4 +1,5 @@
-"""The list's query parameters as a dependency, and the `Link` to its next page."""
+"""Query parameters as dependencies (the list's and the reminders'), and the `Link` to a list's
+next page."""
 
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -7,23 +8,35 @@ from fastapi import Depends, Query, Request
 
 from todo_api.errors import ValidationFailed
 from todo_api.listing import ListParams
-
-# May be given more than once; any other parameter given twice is a 422, not "the last wins".
-_REPEATABLE = frozenset({"tag"})
+from todo_api.reminders import ReminderParams
 
 
-async def _list_params(request: Request, params: Annotated[ListParams, Query()]) -> ListParams:
+def _refuse_repeated(request: Request, repeatable: frozenset[str] = frozenset()) -> None:
+    """Only the parameters a model declares as lists may be given more than once; any other
+    given twice is a 422, not "the last wins"."""
     repeated = [
         name
         for name in request.query_params
-        if name not in _REPEATABLE and len(request.query_params.getlist(name)) > 1
+        if name not in repeatable and len(request.query_params.getlist(name)) > 1
     ]
     if repeated:
         raise ValidationFailed(field_errors={name: ["may be given only once"] for name in repeated})
+
+
+async def _list_params(request: Request, params: Annotated[ListParams, Query()]) -> ListParams:
+    _refuse_repeated(request, repeatable=frozenset({"tag"}))
+    return params
+
+
+async def _reminder_params(
+    request: Request, params: Annotated[ReminderParams, Query()]
+) -> ReminderParams:
+    _refuse_repeated(request)
     return params
 
 
 ListParamsDep = Annotated[ListParams, Depends(_list_params)]
+ReminderParamsDep = Annotated[ReminderParams, Depends(_reminder_params)]
 
 
 def next_link(request: Request, user_id: str, cursor: str) -> str:

@@ -98,12 +98,12 @@ def owner_route_errors() -> Responses:
     )
 
 
-def owner_router(resource: str) -> APIRouter:
+def owner_router(resource: str, tag: str | None = None) -> APIRouter:
     """The router of `/api/{user_id}/<resource>`: every route checked by OwnerRoute (the token's
     user is the path's) and documented with the answers any such route may give."""
     return APIRouter(
         prefix=f"/api/{{user_id}}/{resource}",
-        tags=[resource],
+        tags=[tag or resource],
         route_class=OwnerRoute,
         dependencies=[Depends(bearer_scheme)],
         responses=owner_route_errors(),

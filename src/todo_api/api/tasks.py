@@ -200,14 +200,15 @@ async def get_task(
     description="`title` is required; every other field keeps its value if left out.",
 )
 async def update_task(
+    request: Request,
     user_id: UserId,
     task_id: TaskId,
     body: TaskUpdate,
     db: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    versions = versions_to_match(if_match)
-    return _answer(await db.run(store.change_task, user_id, task_id, body, versions))
+    versions, limit = versions_to_match(if_match), _task_limit(request)
+    return _answer(await db.run(store.change_task, user_id, task_id, body, versions, limit=limit))
 
 
 @router.patch(
@@ -229,14 +230,15 @@ async def update_task(
     },
 )
 async def patch_task(
+    request: Request,
     user_id: UserId,
     task_id: TaskId,
     body: TaskPatch,
     db: DatabaseDep,
     if_match: IfMatch = None,
 ) -> Response:
-    versions = versions_to_match(if_match)
-    return _answer(await db.run(store.change_task, user_id, task_id, body, versions))
+    versions, limit = versions_to_match(if_match), _task_limit(request)
+    return _answer(await db.run(store.change_task, user_id, task_id, body, versions, limit=limit))
 
 
 @router.delete(
@@ -260,10 +262,21 @@ async def delete_task(
     summary="Flip a task's `completed`",
 )
 async def toggle_task(
-    user_id: UserId, task_id: TaskId, db: DatabaseDep, if_match: IfMatch = None
+    request: Request,
+    user_id: UserId,
+    task_id: TaskId,
+    db: DatabaseDep,
+    if_match: IfMatch = None,
 ) -> Response:
     versions = versions_to_match(if_match)
-    return _answer(await db.run(store.toggle_task, user_id, task_id, versions))
+    limit = _task_limit(request)
+    return _answer(await db.run(store.toggle_task, user_id, task_id, versions, limit=limit))
+
+
+def _task_limit(request: Request) -> int:
+    """How many tasks a user may hold: completing a recurring task creates one."""
+    settings: Settings = request.app.state.settings
+    return settings.max_tasks_per_user
 
 
 def _answer(task: store.StoredTask, status_code: int = status.HTTP_200_OK) -> Response:
