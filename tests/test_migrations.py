@@ -86,3 +86,31 @@ def test_v1_tasks_come_forward_with_a_version_and_completed_at(empty_database: D
     assert after[0]["completed_at"] is None
     # When it became completed is not known: its last change stands in.
     assert after[1]["completed_at"] == after[1]["updated_at"]
+
+
+def test_v2_tasks_come_forward_without_a_series_or_reminders(empty_database: DatabaseURL) -> None:
+    upgrade(empty_database, "0007")
+    engine = direct_engine(empty_database)
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tasks (user_id, title, completed, created_at, updated_at, priority,"
+                " tags, tag_keys, due_date, due_at, title_key, description_key, version)"
+                " VALUES ('a', 'Due', false, :now, :now, 3, '[\"Work\"]', '[\"work\"]',"
+                " '2026-05-04', :due_at, 'due', '', 4)"
+            ),
+            {"now": now, "due_at": datetime(2026, 5, 5, tzinfo=UTC)},
+        )
+        before = connection.execute(text("SELECT * FROM tasks")).mappings().one()
+        tagged = connection.execute(text("SELECT key, task_id FROM task_tags")).all()
+    upgrade(empty_database)
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT * FROM tasks")).mappings().one()
+        assert connection.execute(text("SELECT key, task_id FROM task_tags")).all() == tagged
+        assert connection.execute(text("SELECT count(*) FROM task_reminders")).scalar() == 0
+    engine.dispose()
+    assert {name: after[name] for name in before} == dict(before)
+    assert after["reminders"] in ([], "[]")
+    assert [after[f] for f in ("recurrence", "series_start", "previous_task_id")] == [None] * 3
+    assert after["next_task_id"] is None
