@@ -9,7 +9,7 @@ as the service runs it by default: the planner sees the values, as it does for t
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_origin
 
 from bench.pg import SeededUser
 from bench.v2 import query_params
@@ -84,7 +84,12 @@ def explain(dsn: str, workload: str, user: SeededUser, query: str, rows: int) ->
     def _compile(element: Explain, compiler: PGCompiler, **kw: Any) -> str:
         return f"EXPLAIN ({element.explain_options}) " + compiler.process(element.statement, **kw)
 
-    params = ListParams.model_validate(query_params(query))
+    repeatable = frozenset(
+        name
+        for name, field in ListParams.model_fields.items()
+        if get_origin(field.annotation) is list
+    )
+    params = ListParams.model_validate(query_params(query, repeatable))
     statement, values = page_statement("postgresql", user.uid, params)
     url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url, poolclass=NullPool, connect_args={"prepare_threshold": None})

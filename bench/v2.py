@@ -64,8 +64,17 @@ def deep_page(server: Server, user: SeededUser, token: str, offset: int = DEEP_O
     return path.partition("?")[2]
 
 
-def query_params(query: str) -> dict[str, str]:
-    return dict(parse_qsl(query, keep_blank_values=True))
+def query_params(query: str, repeatable: frozenset[str]) -> dict[str, str | list[str]]:
+    """The query as the service reads it: a list for each parameter that may repeat."""
+    params: dict[str, str | list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in repeatable:
+            listed = params.setdefault(name, [])
+            assert isinstance(listed, list)
+            listed.append(value)
+        else:
+            params[name] = value
+    return params
 
 
 def write_page_data(path: Path, secret: str, user: SeededUser, query: str) -> Path:

@@ -22,7 +22,8 @@ POOL_SIZE = int(os.environ.get("BENCH_DRIVER_POOL", "16"))
 LIST_SQL = """
     SELECT id, user_id, title, description, completed, created_at, updated_at,
         (ARRAY['none', 'low', 'medium', 'high'])[priority + 1] AS priority, tags,
-        due_date, to_char(due_time, 'HH24:MI') AS due_time, timezone, due_at, completed_at, version
+        due_date, to_char(due_time, 'HH24:MI') AS due_time, timezone, due_at, completed_at, version,
+        recurrence, reminders, next_task_id
     FROM tasks WHERE user_id = $1 ORDER BY id
 """
 

@@ -95,26 +95,23 @@ class Task(SQLModel, table=True):
     # (ascending), and the most important, newest, last changed and last completed first
     # (descending, nulls last). The other directions sort the user's matching tasks, at most the
     # per-user task limit (docs/benchmarks.md). Substring search uses trigram indexes
-    # (PostgreSQL only: `info`, migration 0005); tags, the task_tags table.
+    # of each user's tasks (PostgreSQL only: `info`, migration 0009); tags, the task_tags table.
     __table_args__ = (
         Index("ix_tasks_user_id_id", "user_id", "id"),
         Index("ix_tasks_user_id_completed_id", "user_id", "completed", "id"),
         Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
         Index("ix_tasks_user_id_title_key_id", "user_id", "title_key", "id"),
         Index("ux_tasks_previous_task_id", "previous_task_id", unique=True),
-        Index(
-            "ix_tasks_title_key_trgm",
-            "title_key",
-            postgresql_using="gin",
-            postgresql_ops={"title_key": "gin_trgm_ops"},
-            info={"postgresql_only": True},
-        ),
-        Index(
-            "ix_tasks_description_key_trgm",
-            "description_key",
-            postgresql_using="gin",
-            postgresql_ops={"description_key": "gin_trgm_ops"},
-            info={"postgresql_only": True},
+        *(
+            Index(
+                f"ix_tasks_user_id_{key}_trgm",
+                "user_id",
+                key,
+                postgresql_using="gin",
+                postgresql_ops={key: "gin_trgm_ops"},
+                info={"postgresql_only": True},
+            )
+            for key in ("title_key", "description_key")
         ),
         {"sqlite_autoincrement": True},
     )
