@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import hypothesis
 import schemathesis
 from schemathesis.checks import not_a_server_error
@@ -69,7 +69,7 @@ def is_positive(case: Case) -> bool:
     return case.meta is not None and case.meta.generation.mode.is_positive
 
 
-def send(api: Api, case: Case, headers: dict[str, str]) -> httpx.Response:
+def send(api: Api, case: Case, headers: dict[str, str]) -> httpx2.Response:
     """The case as a request through the test client, which keeps the app (and its database
     pool) running on one event loop for the whole session."""
     # A valid key must be fresh: the same key with another body is rightly refused (422).
@@ -99,7 +99,7 @@ def send(api: Api, case: Case, headers: dict[str, str]) -> httpx.Response:
         name: value.encode() if isinstance(value, str) else value
         for name, value in (kwargs.get("headers") or {}).items()
     }
-    response: httpx.Response = api.client.request(
+    response: httpx2.Response = api.client.request(
         kwargs["method"], kwargs["url"], headers=raw_headers, params=kwargs.get("params"), **body
     )
     return response

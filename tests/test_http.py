@@ -144,6 +144,24 @@ def test_cors_headers_are_on_error_answers_too(client: TestClient) -> None:
     assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
 
+def test_a_browser_mcp_client_passes_the_preflight_and_reads_www_authenticate(
+    client: TestClient,
+) -> None:
+    preflight = client.options(
+        "/mcp",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+        },
+    )
+    assert preflight.status_code == 204, preflight.text
+    assert "mcp-protocol-version" in preflight.headers["access-control-allow-headers"].lower()
+    refused = client.post("/mcp", headers={"Origin": ORIGIN}, json={})
+    assert refused.status_code == 401
+    assert "www-authenticate" in refused.headers["access-control-expose-headers"].lower()
+
+
 def test_logs_carry_request_id_and_never_the_token(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -16,6 +16,7 @@ from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database, create_engine
 from todo_api.errors import install_error_handlers
 from todo_api.log import configure_logging
+from todo_api.mcp import McpEndpoint
 from todo_api.middleware import (
     BodyLimitMiddleware,
     LastResortMiddleware,
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
     token_verifier = TokenVerifier.from_settings(settings)
+    mcp_endpoint = McpEndpoint(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.track_pool(engine)
         app.state.database = Database(engine, settings)
         try:
-            async with token_verifier.running():  # the JWKS client, when BETTER_AUTH_URL is set
+            # The JWKS client, when BETTER_AUTH_URL is set; the MCP transport's task group.
+            async with token_verifier.running(), mcp_endpoint.running():
                 yield
         finally:
             await engine.dispose()
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calendar.feed_address)
     app.include_router(calendar.public)
     app.include_router(health.router)
+    mcp_endpoint.mount(app)
     if settings.metrics_enabled:
         app.include_router(metrics_api.router)
     install_error_handlers(app)
@@ -88,8 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "If-Match",
             "If-None-Match",
             "X-Request-ID",
+            # What browser-based MCP clients send to /mcp.
+            "Mcp-Protocol-Version",
+            "Mcp-Session-Id",
         ],
-        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag", "Link"],
+        # WWW-Authenticate: where an MCP client finds how to get a token (RFC 9728).
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag", "Link", "WWW-Authenticate"],
         allow_credentials=True,
         max_age=600,
     )

@@ -122,7 +122,7 @@ class RequestContextMiddleware:
                 route,
                 status,
                 seconds * 1000,
-                _logfmt(principal.user_id) if principal else "-",
+                logfmt(principal.user_id) if principal else "-",
             )
             request_id_var.reset(reset_token)
 
@@ -157,7 +157,9 @@ class LastResortMiddleware:
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._:@-]+")
 
 
-def _logfmt(value: str) -> str:
+def logfmt(value: str) -> str:
+    """A value as one logfmt field: bare when plain, quoted and escaped otherwise (a user id
+    may hold spaces, quotes or line breaks)."""
     return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value)
 
 
