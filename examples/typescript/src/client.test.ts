@@ -89,6 +89,9 @@ function fakeTask(id: number): Task {
     due_at: null,
     completed_at: null,
     version: 1,
+    recurrence: null,
+    reminders: [],
+    next_task_id: null,
   };
 }
 
