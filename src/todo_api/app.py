@@ -3,14 +3,16 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
 from todo_api import __doc__ as description
-from todo_api import metrics
+from todo_api import metrics, sync
 from todo_api.api import calendar, health, reminders, tags, tasks
 from todo_api.api import metrics as metrics_api
+from todo_api.api import sync as sync_api
 from todo_api.api.rendering import add_request_id_headers, operation_id
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database, create_engine
@@ -39,10 +41,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         if settings.metrics_enabled:
             metrics.track_pool(engine)
-        app.state.database = Database(engine, settings)
+        app.state.database = database = Database(engine, settings)
+        retention = timedelta(days=settings.sync_retention_days)
         try:
-            # The JWKS client, when BETTER_AUTH_URL is set; the MCP transport's task group.
-            async with token_verifier.running(), mcp_endpoint.running():
+            # The JWKS client, when BETTER_AUTH_URL is set; the MCP transport's task group; the
+            # hourly purge of old tombstones.
+            async with (
+                token_verifier.running(),
+                mcp_endpoint.running(),
+                sync.purging(database, retention),
+            ):
                 yield
         finally:
             await engine.dispose()
@@ -61,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(tags.router)
     app.include_router(reminders.router)
+    app.include_router(sync_api.router)
     app.include_router(calendar.tasks_ics)
     app.include_router(calendar.feed_address)
     app.include_router(calendar.public)

@@ -65,14 +65,15 @@ class HeadersTooLarge(ApiError):
 
 
 class InvalidCursor(ApiError):
-    """A list's `cursor` that was altered, or is used with other filters or another sort."""
+    """A list's `cursor` (or a sync's `since`) that was altered, or a list's used with other
+    filters or another sort."""
 
     status_code = 422
     error_code = "INVALID_CURSOR"
     message = "This cursor is not valid here"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, field_errors={"cursor": [reason]})
+    def __init__(self, reason: str, parameter: str = "cursor") -> None:
+        super().__init__(reason, field_errors={parameter: [reason]})
 
 
 class MissingToken(ApiError):
@@ -119,6 +120,14 @@ class CalendarFeedNotFound(ApiError):
     status_code = 404
     error_code = "NOT_FOUND"
     message = "Not found"
+
+
+class SyncCursorExpired(ApiError):
+    """A `/changes` cursor older than SYNC_RETENTION_DAYS: deletions since may be forgotten."""
+
+    status_code = 410
+    error_code = "SYNC_CURSOR_EXPIRED"
+    message = "This cursor is older than deletions are remembered; sync again without `since`"
 
 
 class PreconditionFailed(ApiError):

@@ -102,6 +102,7 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
         Index("ix_tasks_user_id_title_key_id", "user_id", "title_key", "id"),
         Index("ux_tasks_previous_task_id", "previous_task_id", unique=True),
+        Index("ix_tasks_user_id_change_seq_id", "user_id", "change_seq", "id"),
         *(
             Index(
                 f"ix_tasks_user_id_{key}_trgm",
@@ -165,6 +166,11 @@ class Task(SQLModel, table=True):
     reminders: list[int] = Field(
         default_factory=list, sa_column=Column(JSON(), nullable=False, server_default="[]")
     )
+    # The write that last changed the task, set by a trigger on every insert and update
+    # (`sync.py`, migration 0010): on PostgreSQL its transaction's id, on SQLite a counter.
+    change_seq: int = Field(
+        default=0, sa_column=Column(BigInteger(), nullable=False, server_default="0")
+    )
 
 
 # `sort=-priority` (and the others) in the order it asks for: descending, nulls last, then `id`
@@ -208,6 +214,35 @@ class TaskReminder(SQLModel, table=True):
     task_id: int = Field(
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     )
+
+
+class TaskTombstone(SQLModel, table=True):
+    """A deleted task, remembered for SYNC_RETENTION_DAYS so that `/changes` can tell devices
+    (made by a trigger on every delete, migration 0010)."""
+
+    __tablename__ = "task_tombstones"
+    __table_args__ = (
+        Index("ix_task_tombstones_user_id_change_seq", "user_id", "change_seq", "task_id"),
+        Index("ix_task_tombstones_deleted_at", "deleted_at"),
+    )
+
+    task_id: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    user_id: str = Field(max_length=USER_ID_MAX)
+    change_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    deleted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SyncClock(SQLModel, table=True):
+    """SQLite only: the counter that orders its writes for `/changes` (one writer at a time, so
+    the order they take numbers in is the order they commit in)."""
+
+    __tablename__ = "sync_clock"
+    __table_args__ = {"info": {"sqlite_only": True}}
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
 
 
 class CalendarFeed(SQLModel, table=True):

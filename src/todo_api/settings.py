@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Limits that keep one user from filling the database or getting unbounded lists.
     max_tasks_per_user: int = Field(default=10_000, ge=1)
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # How long /changes remembers deleted tasks; an older cursor is answered 410.
+    sync_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # GET /metrics (Prometheus): off unless enabled; with a token, only for that bearer token.
     metrics_enabled: bool = False

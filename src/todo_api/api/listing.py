@@ -1,5 +1,5 @@
-"""Query parameters as dependencies (the list's and the reminders'), and the `Link` to a list's
-next page."""
+"""Query parameters as dependencies (the list's, the reminders' and the changes'), and the
+`Link` to a list's next page."""
 
 from typing import Annotated
 from urllib.parse import quote, urlencode
@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from todo_api.errors import ValidationFailed
 from todo_api.listing import ListParams
 from todo_api.reminders import ReminderParams
+from todo_api.sync import ChangesParams
 
 
 def _refuse_repeated(request: Request, repeatable: frozenset[str] = frozenset()) -> None:
@@ -35,8 +36,16 @@ async def _reminder_params(
     return params
 
 
+async def _changes_params(
+    request: Request, params: Annotated[ChangesParams, Query()]
+) -> ChangesParams:
+    _refuse_repeated(request)
+    return params
+
+
 ListParamsDep = Annotated[ListParams, Depends(_list_params)]
 ReminderParamsDep = Annotated[ReminderParams, Depends(_reminder_params)]
+ChangesParamsDep = Annotated[ChangesParams, Depends(_changes_params)]
 
 
 def next_link(request: Request, user_id: str, cursor: str) -> str:
