@@ -108,6 +108,7 @@ def test_operations_have_names_a_person_would_write() -> None:
         "deleteCalendarFeed",
         "getCalendarFeed",
         "listChanges",
+        "streamEvents",
         "checkHealth",
         "checkReadiness",
     }

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 
 from todo_api import __doc__ as description
 from todo_api import metrics, sync
-from todo_api.api import calendar, health, reminders, tags, tasks
+from todo_api.api import calendar, events, health, reminders, tags, tasks
 from todo_api.api import metrics as metrics_api
 from todo_api.api import sync as sync_api
 from todo_api.api.rendering import add_request_id_headers, operation_id
 from todo_api.auth.tokens import TokenVerifier
 from todo_api.database import Database, create_engine
 from todo_api.errors import install_error_handlers
+from todo_api.live.watcher import Watcher
 from todo_api.log import configure_logging
 from todo_api.mcp import McpEndpoint
 from todo_api.middleware import (
@@ -43,13 +44,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.track_pool(engine)
         app.state.database = database = Database(engine, settings)
         retention = timedelta(days=settings.sync_retention_days)
+        app.state.watcher = watcher = Watcher(
+            database, per_user=settings.max_streams_per_user, in_all=settings.max_streams
+        )
         try:
             # The JWKS client, when BETTER_AUTH_URL is set; the MCP transport's task group; the
-            # hourly purge of old tombstones.
+            # hourly purge of old tombstones; the watcher that wakes the event streams.
             async with (
                 token_verifier.running(),
                 mcp_endpoint.running(),
                 sync.purging(database, retention),
+                watcher.running(),
             ):
                 yield
         finally:
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tags.router)
     app.include_router(reminders.router)
     app.include_router(sync_api.router)
+    app.include_router(events.router)
     app.include_router(calendar.tasks_ics)
     app.include_router(calendar.feed_address)
     app.include_router(calendar.public)
@@ -101,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "If-Match",
             "If-None-Match",
             "X-Request-ID",
+            # What a fetch-based EventSource sends to resume /events.
+            "Last-Event-ID",
             # What browser-based MCP clients send to /mcp.
             "Mcp-Protocol-Version",
             "Mcp-Session-Id",

@@ -130,6 +130,20 @@ class SyncCursorExpired(ApiError):
     message = "This cursor is older than deletions are remembered; sync again without `since`"
 
 
+class TooManyStreams(ApiError):
+    status_code = 429
+    error_code = "TOO_MANY_STREAMS"
+    message = "This user has the most event streams open allowed here (MAX_STREAMS_PER_USER)"
+
+
+class StreamsFull(ApiError):
+    """This instance holds MAX_STREAMS streams: another instance may have room."""
+
+    status_code = 503
+    error_code = "STREAMS_FULL"
+    message = "This instance holds the most event streams it may; retry, maybe elsewhere"
+
+
 class PreconditionFailed(ApiError):
     """If-Match named versions of which the task has none now: nothing was changed."""
 

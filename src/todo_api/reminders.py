@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlmodel import col
 
 from todo_api.listing import Instant
@@ -81,11 +81,37 @@ _WINDOW = (
 )
 
 
+_NEXT = (
+    select(func.min(col(TaskReminder.remind_at)))
+    .join(Task, col(Task.id) == col(TaskReminder.task_id))
+    .where(
+        col(TaskReminder.user_id) == bindparam("owner_id"),
+        col(TaskReminder.remind_at) >= bindparam("start", type_=UTCDateTime()),
+        col(Task.completed).is_(False),
+    )
+)
+
+
 def reminders_between(connection: Connection, user_id: str, start: datetime, end: datetime) -> str:
     """The reminders of the user's pending tasks with start <= remind_at < end, in the order
     they fall (then by task), as the JSON array the client receives."""
+    return orjson.dumps(reminders_due(connection, user_id, start, end)).decode()
+
+
+def reminders_due(
+    connection: Connection, user_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Those reminders, each as a client sees it (a live stream sends each as an event)."""
     rows = connection.execute(_WINDOW, {"owner_id": user_id, "start": start, "end": end})
-    return orjson.dumps([_shown(*row) for row in rows]).decode()
+    return [_shown(*row) for row in rows]
+
+
+def next_reminder(connection: Connection, user_id: str, after: datetime) -> datetime | None:
+    """When the user's next reminder at or after `after` falls: what a live stream waits for."""
+    found: datetime | None = connection.execute(
+        _NEXT, {"owner_id": user_id, "start": after}
+    ).scalar()
+    return found
 
 
 def _shown(

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # How long /changes remembers deleted tasks; an older cursor is answered 410.
     sync_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Open event streams (/events) per user, and in all, on one instance (429, 503 beyond).
+    max_streams_per_user: int = Field(default=5, ge=1)
+    max_streams: int = Field(default=1000, ge=1)
 
     # GET /metrics (Prometheus): off unless enabled; with a token, only for that bearer token.
     metrics_enabled: bool = False

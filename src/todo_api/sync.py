@@ -204,6 +204,59 @@ _STATEMENTS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One task changed (`task`: its JSON now) or deleted (`task` None), and the cursor that
+    resumes right after it: a live stream's event id."""
+
+    task: str | None
+    task_id: int
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+
+
+def read_changes(
+    connection: Connection,
+    user_id: str,
+    since_cursor: str | None,
+    limit: int,
+    retention: timedelta,
+    now: datetime,
+) -> ChangesPage:
+    """One page of what changed in the user's tasks after `since_cursor` (everything, without)."""
+    dialect = connection.dialect.name
+    window = _decode(since_cursor, dialect, retention, now) if since_cursor else None
+    since = window.since if window else None
+    upper = window.upper if window else None
+    after = window.after if window else None
+    values: dict[str, Any] = {"owner_id": user_id, "limit": limit + 1}
+    if since is not None:
+        values |= _since_values(dialect, since)
+    if upper is not None:
+        values["upper"] = upper
+    if after is not None:
+        values["after_seq"], values["after_id"] = after
+    key = (dialect, since is not None, upper is not None, after is not None)
+    rows = connection.execute(_STATEMENTS[key], values).all()
+    end = upper if upper is not None else rows[0].now
+    found = [row for row in rows if row.id is not None]
+    more = len(found) > limit
+    shown = found[:limit]
+    issued = window.issued if window else now
+    # Within the window, after each row; after the window's last, the next window.
+    cursors = [_encode(issued, since, end, (row.seq, row.id)) for row in shown]
+    if not more:
+        cursors[-1:] = [_encode(now, end, None, None)]
+    listed = [Change(row.task, row.id, cursor) for row, cursor in zip(shown, cursors, strict=False)]
+    return ChangesPage(listed, cursors[-1] if shown else _encode(now, end, None, None), more)
+
+
 def changes(
     connection: Connection,
     user_id: str,
@@ -212,49 +265,81 @@ def changes(
     now: datetime,
 ) -> str:
     """The answer to `/changes`, as the JSON text the client receives."""
-    dialect = connection.dialect.name
-    window = _decode(params.since, dialect, retention, now) if params.since else None
-    since = window.since if window else None
-    upper = window.upper if window else None
-    after = window.after if window else None
-    values: dict[str, Any] = {"owner_id": user_id, "limit": params.limit + 1}
-    if since is not None:
-        values["since"] = since
-        if dialect == "postgresql":
-            found = _SNAPSHOT.fullmatch(str(since))
-            assert found is not None  # checked when the cursor was read
-            values["since_xmin"] = int(found["xmin"])
-    if upper is not None:
-        values["upper"] = upper
-    if after is not None:
-        values["after_seq"], values["after_id"] = after
-    key = (dialect, since is not None, upper is not None, after is not None)
-    rows = connection.execute(_STATEMENTS[key], values).all()
-    position = rows[0].now
-    found_rows = [row for row in rows if row.id is not None]
-    more = len(found_rows) > params.limit
-    shown = found_rows[: params.limit]
-    issued = window.issued if window else now
-    if more:
-        last = shown[-1]
-        cursor = _encode(
-            issued, since, upper if upper is not None else position, (last.seq, last.id)
-        )
-    else:
-        cursor = _encode(now, upper if upper is not None else position, None, None)
-    tasks = ",".join(row.task for row in shown if row.task is not None)
-    deleted = [row.id for row in shown if row.task is None]
+    page = read_changes(connection, user_id, params.since, params.limit, retention, now)
+    tasks = ",".join(change.task for change in page.changes if change.task is not None)
+    deleted = [change.task_id for change in page.changes if change.task is None]
     return (
         '{"tasks":['
         + tasks
         + '],"deleted":'
         + orjson.dumps(deleted).decode()
         + ',"cursor":'
-        + orjson.dumps(cursor).decode()
+        + orjson.dumps(page.cursor).decode()
         + ',"has_more":'
-        + ("true" if more else "false")
+        + ("true" if page.has_more else "false")
         + "}"
     )
+
+
+def _since_values(dialect: str, since: str | int) -> dict[str, Any]:
+    if dialect != "postgresql":
+        return {"since": since}
+    found = _SNAPSHOT.fullmatch(str(since))
+    assert found is not None  # checked when the cursor was read
+    return {"since": since, "since_xmin": int(found["xmin"])}
+
+
+def _position_statement(dialect: str) -> Select[Any]:
+    if dialect == "postgresql":
+        return select(cast(func.pg_current_snapshot(), Text))
+    return select(col(SyncClock.seq)).where(col(SyncClock.id) == 1)
+
+
+def _changed_users_statement(dialect: str) -> Select[Any]:
+    """Which of the users asked for have a task written or deleted after `since`."""
+    tasks = select(col(Task.user_id)).where(
+        col(Task.user_id).in_(bindparam("users", expanding=True)),
+        *_in_window(dialect, _TASK_SEQ, since=True, upper=False),
+    )
+    gone = select(col(TaskTombstone.user_id)).where(
+        col(TaskTombstone.user_id).in_(bindparam("users", expanding=True)),
+        *_in_window(dialect, _TOMBSTONE_SEQ, since=True, upper=False),
+    )
+    either = union_all(tasks, gone).subquery("changed")
+    return select(either.c.user_id).distinct()
+
+
+_POSITION = {dialect: _position_statement(dialect) for dialect in DIALECTS}
+_CHANGED_USERS = {dialect: _changed_users_statement(dialect) for dialect in DIALECTS}
+
+
+def position(connection: Connection) -> str | int:
+    """Where the database's writes stand now: a snapshot (PostgreSQL) or a count (SQLite)."""
+    now: str | int = connection.execute(_POSITION[connection.dialect.name]).scalar_one()
+    return now
+
+
+def start_cursor(
+    connection: Connection, resume: str | None, retention: timedelta, now: datetime
+) -> str:
+    """Where a live stream starts: the cursor it resumes from, checked (422, 410), or the
+    position now, so that it sends what changes from here on."""
+    if resume is not None:
+        _decode(resume, connection.dialect.name, retention, now)
+        return resume
+    return _encode(now, position(connection), None, None)
+
+
+def users_with_changes(
+    connection: Connection, users: list[str], since: str | int
+) -> tuple[set[str], str | int]:
+    """Which of `users` have changes after position `since`, and the position now: what one
+    instance asks, for every user with an open stream at once."""
+    dialect = connection.dialect.name
+    now = position(connection)
+    values = {"users": users} | _since_values(dialect, since)
+    changed = set(connection.execute(_CHANGED_USERS[dialect], values).scalars())
+    return changed, now
 
 
 def _encode(

@@ -48,6 +48,9 @@ class TokenRejected(Exception):
 @dataclass(frozen=True, slots=True)
 class Principal:
     user_id: str
+    # When the token stops being accepted (its `exp`, seconds since the epoch): a live stream
+    # ends then.
+    expires_at: float
 
 
 class TokenVerifier:
@@ -126,7 +129,7 @@ class TokenVerifier:
             claims = await self._decode_with_published_key(token, header, algorithm)
         else:
             raise TokenRejected(f"algorithm not accepted: {algorithm[:16]!r}")
-        return Principal(user_id_of(claims))
+        return Principal(user_id_of(claims), float(claims["exp"]))
 
     def _verify_hmac(self, token: str, secret: str) -> Principal:
         """HMAC tokens are remembered until they expire (see `verify`): a client sends the same
@@ -135,7 +138,7 @@ class TokenVerifier:
         against published keys are not remembered, so that a key Better Auth stops publishing
         stops working at once."""
         claims = self._decode_hmac(token, secret)
-        principal = Principal(user_id_of(claims))
+        principal = Principal(user_id_of(claims), float(claims["exp"]))
         if len(self._verified_hmac) >= VERIFIED_CACHE_SIZE:
             del self._verified_hmac[next(iter(self._verified_hmac))]  # the oldest entry
         self._verified_hmac[token] = (principal, float(claims["exp"]) + self._leeway)

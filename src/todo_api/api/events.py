@@ -1,0 +1,76 @@
+"""`GET /api/{user_id}/events`: the caller's changes as they happen, as Server-Sent Events
+(`live/stream.py`), woken by this instance's watcher of the database (`live/watcher.py`).
+Authentication and ownership are checked by OwnerRoute, as for every call."""
+
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header, Query, Request, status
+from sse_starlette import EventSourceResponse
+from starlette.responses import Response
+
+from todo_api import sync
+from todo_api.api.rendering import error_responses, owner_router
+from todo_api.api.tasks import UserId
+from todo_api.auth.tokens import Principal
+from todo_api.database import DatabaseDep
+from todo_api.errors import InvalidCursor, StreamsFull, SyncCursorExpired, TooManyStreams
+from todo_api.live.stream import Stream
+from todo_api.live.watcher import Watcher
+from todo_api.settings import Settings
+
+router = owner_router("events", tag="sync")
+HEARTBEAT_SECONDS = 15
+
+_STREAM: dict[int | str, dict[str, Any]] = {
+    status.HTTP_200_OK: {
+        "description": '`changed` (data: the task), `deleted` (data: `{"id": …}`), each with '
+        "`id:` a sync cursor; `reminder` (data: as in /reminders) at its time; a comment line "
+        "every 15 seconds; `token-expired` last, when the token expires",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "",
+    response_class=Response,
+    responses=_STREAM
+    | error_responses(InvalidCursor, SyncCursorExpired, TooManyStreams, StreamsFull),
+    summary="The caller's changes as they happen (Server-Sent Events)",
+    description="Without `Last-Event-ID` or `since`, from now on; with either (a sync cursor, "
+    "as an event's id or `/changes` gave it), what was missed first, in order, nothing twice.",
+)
+async def stream_events(
+    request: Request,
+    user_id: UserId,
+    db: DatabaseDep,
+    since: Annotated[
+        str | None, Query(min_length=1, max_length=4000, description="A sync cursor to resume from")
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            min_length=1,
+            max_length=4000,
+            description="The id of the last event received (EventSource sends it itself)",
+        ),
+    ] = None,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    watcher: Watcher = request.app.state.watcher
+    principal: Principal = request.state.principal
+    retention = timedelta(days=settings.sync_retention_days)
+    resume = last_event_id or since
+    start = await db.run(sync.start_cursor, resume, retention, datetime.now(UTC))
+    registration = ExitStack()
+    wake = registration.enter_context(watcher.registered(user_id))
+    stream = Stream(db, user_id, wake, principal.expires_at, retention)
+    return EventSourceResponse(
+        stream.events(start, registration),
+        ping=HEARTBEAT_SECONDS,
+        # No proxy may hold events back to fill a buffer (nginx reads this one).
+        headers={"X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,355 @@
+"""Live updates through `todo-api serve` (real uvicorn processes, as deployed), on both databases:
+events for every change, resuming with `Last-Event-ID`, a change made through one instance
+reaching a stream on another (PostgreSQL), reminders at their time, the heartbeat and the end at
+token expiry, the per-user limit, SIGTERM ending streams at once, and isolation."""
+
+import contextlib
+import json
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SECRET, make_token
+from tests.serving import Service
+from todo_api.settings import Settings
+
+
+@dataclass
+class Event:
+    kind: str
+    data: str
+    id: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class Listener:
+    """One open stream, read by a thread into a queue: events and comment lines. A plain
+    socket, so that hanging up closes the connection at once, as a browser closing its
+    EventSource does (an HTTP client library may keep it open in another thread)."""
+
+    def __init__(self, url: str, token: str, headers: dict[str, str] | None = None) -> None:
+        self.items: queue.Queue[Event | str | None] = queue.Queue()
+        self.status: int | None = None
+        self.body = ""
+        target = httpx.URL(url)
+        self._socket = socket.create_connection((target.host, target.port), timeout=120)
+        lines = [
+            f"GET {target.raw_path.decode()} HTTP/1.1",
+            f"Host: {target.host}",
+            f"Authorization: Bearer {token}",
+            "Accept: text/event-stream",
+            *(f"{name}: {value}" for name, value in (headers or {}).items()),
+        ]
+        self._socket.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        assert self._opened.wait(15), "the stream did not open"
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The body's bytes as they come (chunked transfer encoding), after the head."""
+        reader = self._socket.makefile("rb")
+        self.status = int(reader.readline().split()[1])
+        while reader.readline() not in (b"\r\n", b""):
+            pass
+        self._opened.set()
+        while size_line := reader.readline():
+            size = int(size_line.strip() or b"0", 16)
+            if size == 0:
+                return
+            yield reader.read(size)
+            reader.readline()
+
+    def _read(self) -> None:
+        kind, data, event_id = "message", [], None
+        buffer = b""
+        try:
+            for chunk in self._chunks():
+                buffer += chunk
+                if self.status != 200:
+                    self.body += chunk.decode()
+                    continue
+                *complete, buffer = buffer.split(b"\n")
+                for raw in complete:
+                    line = raw.decode().rstrip("\r")
+                    if line.startswith(":"):
+                        self.items.put(line)
+                    elif line.startswith("event:"):
+                        kind = line.partition(":")[2].strip()
+                    elif line.startswith("data:"):
+                        data.append(line.partition(":")[2].strip())
+                    elif line.startswith("id:"):
+                        event_id = line.partition(":")[2].strip()
+                    elif line == "" and data:
+                        self.items.put(Event(kind, "\n".join(data), event_id))
+                        kind, data, event_id = "message", [], None
+        except OSError:
+            pass
+        finally:
+            self._opened.set()
+            self.items.put(None)  # the stream ended
+
+    def next_event(self, within: float = 10, kinds: tuple[str, ...] = ()) -> Event:
+        deadline = time.monotonic() + within
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no event within {within} s"
+            item = self.items.get(timeout=left)
+            assert item is not None, "the stream ended"
+            if isinstance(item, Event) and (not kinds or item.kind in kinds):
+                return item
+
+    def ended(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                if self.items.get(timeout=max(0.01, deadline - time.monotonic())) is None:
+                    return True
+            except queue.Empty:
+                return False
+        return False
+
+    def close(self) -> None:
+        """Hangs up."""
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[list[Service]]:
+    """The service on the test database: two instances on PostgreSQL, one on SQLite."""
+    url = settings.database.sync_url.render_as_string(hide_password=False)
+    count = 1 if settings.database.is_sqlite else 2
+    services = [
+        Service(
+            tmp_path,
+            {"DATABASE_URL": url, "BETTER_AUTH_SECRET": SECRET, "MAX_STREAMS_PER_USER": "3"},
+        ).start()
+        for _ in range(count)
+    ]
+    yield services
+    for service in services:
+        service.stop()
+
+
+def user() -> str:
+    return f"live-{time.monotonic_ns()}"
+
+
+def call(service: Service, method: str, path: str, token: str, **body: Any) -> Any:
+    response = httpx.request(
+        method,
+        f"{service.url}{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        json=body or None,
+        timeout=10,
+    )
+    assert response.is_success, response.text
+    return response.json() if response.content else None
+
+
+def test_every_change_is_an_event_with_a_cursor_as_its_id(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    try:
+        assert listener.status == 200
+        task = call(service, "POST", f"/api/{name}/tasks", token, title="live")
+        created = listener.next_event(kinds=("changed",))
+        assert created.json() == task and created.id
+        call(service, "PATCH", f"/api/{name}/tasks/{task['id']}/complete", token)
+        assert listener.next_event(kinds=("changed",)).json()["completed"] is True
+        call(service, "DELETE", f"/api/{name}/tasks/{task['id']}", token)
+        deleted = listener.next_event(kinds=("deleted",))
+        assert deleted.json() == {"id": task["id"]}
+        # The id is a sync cursor: /changes from it has nothing more.
+        after = httpx.get(
+            f"{service.url}/api/{name}/changes",
+            params={"since": deleted.id},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert after["tasks"] == [] and after["deleted"] == []
+    finally:
+        listener.close()
+
+
+def test_last_event_id_resumes_with_what_was_missed_in_order_nothing_twice(
+    served: list[Service],
+) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    first = call(service, "POST", f"/api/{name}/tasks", token, title="first")
+    seen = listener.next_event(kinds=("changed",))
+    assert seen.json()["id"] == first["id"]
+    listener.close()
+    second = call(service, "POST", f"/api/{name}/tasks", token, title="second")
+    call(service, "PATCH", f"/api/{name}/tasks/{first['id']}", token, title="first, again")
+    call(service, "DELETE", f"/api/{name}/tasks/{second['id']}", token)
+    resumed = Listener(
+        f"{served[-1].url}/api/{name}/events", token, headers={"Last-Event-ID": str(seen.id)}
+    )
+    try:
+        missed = [resumed.next_event(kinds=("changed", "deleted")) for _ in range(2)]
+        assert [(e.kind, e.json().get("title")) for e in missed] == [
+            ("changed", "first, again"),
+            ("deleted", None),
+        ]
+        assert missed[1].json() == {"id": second["id"]}
+        with pytest.raises(queue.Empty):
+            item = resumed.items.get(timeout=2.5)
+            while not isinstance(item, Event):  # heartbeats are not events
+                item = resumed.items.get(timeout=2.5)
+    finally:
+        resumed.close()
+
+
+def test_a_change_through_one_instance_reaches_a_stream_on_another_within_2_s(
+    served: list[Service],
+) -> None:
+    if len(served) < 2:
+        pytest.skip("one instance on SQLite: the multi-instance case is PostgreSQL's")
+    name = user()
+    token = make_token(name)
+    listener = Listener(f"{served[0].url}/api/{name}/events", token)
+    try:
+        for n in range(3):
+            started = time.monotonic()
+            call(served[1], "POST", f"/api/{name}/tasks", token, title=f"from the other {n}")
+            event = listener.next_event(within=5, kinds=("changed",))
+            assert event.json()["title"] == f"from the other {n}"
+            assert time.monotonic() - started < 2.0
+    finally:
+        listener.close()
+
+
+def test_a_reminder_comes_at_its_time(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    now = datetime.now(UTC)
+    due = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    if due - now < timedelta(seconds=5):
+        due += timedelta(minutes=1)
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    try:
+        task = call(
+            service,
+            "POST",
+            f"/api/{name}/tasks",
+            token,
+            title="stand up",
+            due_date=due.date().isoformat(),
+            due_time=due.strftime("%H:%M"),
+            reminders=[0],
+        )
+        reminder = listener.next_event(within=75, kinds=("reminder",))
+        assert datetime.now(UTC) >= due
+        assert reminder.json() == {
+            "task_id": task["id"],
+            "title": "stand up",
+            "due_at": task["due_at"],
+            "remind_at": task["due_at"],
+        }
+        assert reminder.id is None  # a client's last id stays a sync cursor
+    finally:
+        listener.close()
+
+
+def test_heartbeats_then_the_stream_ends_when_the_token_expires(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name, lifetime=timedelta(seconds=18))
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    try:
+        started = time.monotonic()
+        beat = listener.items.get(timeout=20)
+        assert isinstance(beat, str) and beat.startswith(":")
+        assert 10 < time.monotonic() - started < 20
+        last = listener.next_event(within=15)
+        assert last.kind == "token-expired"
+        assert listener.ended(5)
+    finally:
+        listener.close()
+
+
+def test_streams_beyond_the_per_user_limit_are_refused(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    listeners = [Listener(f"{service.url}/api/{name}/events", token) for _ in range(3)]
+    try:
+        assert [listener.status for listener in listeners] == [200] * 3
+        refused = httpx.get(
+            f"{service.url}/api/{name}/events",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert refused.status_code == 429
+        assert refused.json()["error_code"] == "TOO_MANY_STREAMS"
+        listeners.pop().close()
+        time.sleep(0.5)  # the server notices the hang-up and frees the place
+        listeners.append(Listener(f"{service.url}/api/{name}/events", token))
+        assert listeners[-1].status == 200
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def test_an_unknown_or_altered_resume_cursor_is_refused(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    for headers in ({"Last-Event-ID": "garbage"}, {}):
+        params = {} if headers else {"since": "e30.AAAA"}
+        response = httpx.get(
+            f"{service.url}/api/{name}/events",
+            params=params,
+            headers={"Authorization": f"Bearer {token}", **headers},
+            timeout=10,
+        )
+        assert response.status_code == 422
+        assert response.json()["error_code"] == "INVALID_CURSOR"
+
+
+def test_sigterm_ends_open_streams_at_once(served: list[Service]) -> None:
+    name, service = user(), served[-1]
+    token = make_token(name)
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    try:
+        assert service.process is not None
+        started = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        assert listener.ended(10), "the stream was still open 10 s after SIGTERM"
+        service.process.wait(timeout=10)
+        assert time.monotonic() - started < 10
+    finally:
+        listener.close()
+
+
+def test_a_stream_sees_only_its_users_changes(served: list[Service]) -> None:
+    alice, bob, service = user(), user(), served[0]
+    listener = Listener(f"{service.url}/api/{bob}/events", make_token(bob))
+    try:
+        call(service, "POST", f"/api/{alice}/tasks", make_token(alice), title="alice's")
+        call(service, "POST", f"/api/{bob}/tasks", make_token(bob), title="bob's")
+        assert listener.next_event(kinds=("changed",)).json()["title"] == "bob's"
+        other = httpx.get(
+            f"{service.url}/api/{alice}/events",
+            headers={"Authorization": f"Bearer {make_token(bob)}"},
+            timeout=10,
+        )
+        assert other.status_code == 403
+        assert httpx.get(f"{service.url}/api/{alice}/events", timeout=10).status_code == 401
+    finally:
+        listener.close()
