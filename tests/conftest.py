@@ -54,7 +54,7 @@ BACKENDS = ["sqlite"] if POSTGRES_PROBLEM and not POSTGRES_REQUIRED else ["sqlit
 # both); a plain run leaves them out and says so in one line each.
 OPT_IN = {
     "e2e": ("E2E", "end-to-end tests", "needs node, `npm ci` in tests/e2e/node, and chromium"),
-    "infra": ("INFRA", "infrastructure tests", "needs PostgreSQL 15's initdb and pgbouncer"),
+    "infra": ("INFRA", "infrastructure tests", "needs PostgreSQL 15's initdb, pgbouncer and nginx"),
 }
 _left_out: dict[str, int] = {}
 

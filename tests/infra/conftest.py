@@ -1,9 +1,9 @@
 """Infrastructure tests (marker `infra`): private PostgreSQL clusters and PgBouncer started by the
 tests, stopped, restarted and delayed under a running service.
 
-They need PostgreSQL 15's server programs and pgbouncer, so a plain `make test` leaves them out
-(one line at the end says so); `INFRA=1 make test` runs them, and then a missing program is a
-failure, never a skip. CI (.ci/run) installs pgbouncer and sets INFRA=1.
+They need PostgreSQL 15's server programs, pgbouncer and nginx, so a plain `make test` leaves
+them out (one line at the end says so); `INFRA=1 make test` runs them, and then a missing program
+is a failure, never a skip. CI (.ci/run) installs them and sets INFRA=1.
 """
 
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SECRET
+from tests.infra.nginx import Nginx
 from tests.infra.postgres import PasswordUser, PgBouncer, PostgresCluster
 from tests.serving import Service
 
@@ -21,7 +22,7 @@ class Infra:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.started: list[PostgresCluster | PgBouncer | Service] = []
+        self.started: list[PostgresCluster | PgBouncer | Service | Nginx] = []
 
     def cluster(
         self, *, ssl: bool = False, password_user: PasswordUser | None = None, start: bool = True
@@ -39,6 +40,11 @@ class Infra:
         bouncer = PgBouncer(upstream_port=upstream.port)
         self.started.append(bouncer)
         return bouncer.start()
+
+    def nginx(self, upstream_ports: list[int]) -> Nginx:
+        balancer = Nginx(upstream_ports)
+        self.started.append(balancer)
+        return balancer.start()
 
     def service(self, database_url: str, **settings: str) -> Service:
         service = Service(
