@@ -226,7 +226,9 @@ def test_serve_logs_the_database_url_with_its_password_hidden(tmp_path: Path) ->
     # The local server trusts every connection, so any password will do.
     url = POSTGRES_URL.set(drivername="postgresql", password="s3cret-pw")
     env = clean_env(
-        DATABASE_URL=url.render_as_string(hide_password=False), BETTER_AUTH_SECRET=SECRET
+        DATABASE_URL=url.render_as_string(hide_password=False),
+        DATABASE_DIRECT_URL=url.render_as_string(hide_password=False),
+        BETTER_AUTH_SECRET=SECRET,
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -238,6 +240,8 @@ def test_serve_logs_the_database_url_with_its_password_hidden(tmp_path: Path) ->
     [line] = [line for line in output.splitlines() if " database " in line]
     assert line.endswith(f" database {url.render_as_string(hide_password=True)}")
     assert f"@{url.host}" in line and f"/{url.database}" in line
+    [line] = [line for line in output.splitlines() if "listening for changes on" in line]
+    assert line.endswith(f" on {url.render_as_string(hide_password=True)}")
 
 
 def test_the_header_timeout_reaches_every_worker(tmp_path: Path) -> None:

@@ -244,3 +244,50 @@ def test_a_stream_sees_only_its_users_changes(served: list[Service]) -> None:
         assert httpx.get(f"{service.url}/api/{alice}/events", timeout=10).status_code == 401
     finally:
         listener.close()
+
+
+def test_a_change_on_the_same_instance_reaches_its_streams_at_once(served: list[Service]) -> None:
+    """The instance that served a write wakes its own streams without waiting for its poll."""
+    name, service = user(), served[0]
+    token = make_token(name)
+    listener = Listener(f"{service.url}/api/{name}/events", token)
+    try:
+        delays = []
+        for n in range(5):
+            started = time.monotonic()
+            call(service, "POST", f"/api/{name}/tasks", token, title=f"here {n}")
+            listener.next_event(within=5, kinds=("changed",))
+            delays.append(time.monotonic() - started)
+        # The poll is once a second: five changes all seen well before theirs.
+        assert sorted(delays)[2] < 0.5, delays
+    finally:
+        listener.close()
+
+
+def test_with_a_direct_url_instances_hear_each_other_at_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """With DATABASE_DIRECT_URL, a write on one instance is announced with NOTIFY and heard by
+    the other's LISTEN; its poll then waits 10 s, so only that can be quick."""
+    if settings.database.is_sqlite:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    url = settings.database.sync_url.render_as_string(hide_password=False)
+    environment = {"DATABASE_URL": url, "DATABASE_DIRECT_URL": url, "BETTER_AUTH_SECRET": SECRET}
+    services = [Service(tmp_path, environment).start() for _ in range(2)]
+    name = user()
+    token = make_token(name)
+    listener = Listener(f"{services[0].url}/api/{name}/events", token)
+    try:
+        time.sleep(1)  # the listening connection is up
+        delays = []
+        for n in range(5):
+            started = time.monotonic()
+            call(services[1], "POST", f"/api/{name}/tasks", token, title=f"there {n}")
+            listener.next_event(within=15, kinds=("changed",))
+            delays.append(time.monotonic() - started)
+        assert sorted(delays)[2] < 0.5, delays
+        assert "listening for changes on" in services[0].log()
+    finally:
+        listener.close()
+        for service in services:
+            service.stop()

@@ -44,9 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.track_pool(engine)
         app.state.database = database = Database(engine, settings)
         retention = timedelta(days=settings.sync_retention_days)
-        app.state.watcher = watcher = Watcher(
-            database, per_user=settings.max_streams_per_user, in_all=settings.max_streams
-        )
+        app.state.watcher = watcher = Watcher(database, settings)
         try:
             # The JWKS client, when BETTER_AUTH_URL is set; the MCP transport's task group; the
             # hourly purge of old tombstones; the watcher that wakes the event streams.
@@ -118,7 +116,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
         max_age=600,
     )
-    app.add_middleware(RequestContextMiddleware, metrics=settings.metrics_enabled)
+
+    def wake_streams(user_id: str) -> None:
+        watcher: Watcher | None = getattr(app.state, "watcher", None)
+        if watcher is not None:
+            watcher.changed(user_id)
+
+    app.add_middleware(
+        RequestContextMiddleware, metrics=settings.metrics_enabled, on_write=wake_streams
+    )
     return app
 
 

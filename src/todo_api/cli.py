@@ -56,6 +56,8 @@ def _serve(args: argparse.Namespace) -> None:
     sock = _listen(args.host, args.port or settings.port)
     configure_logging(settings.log_level)
     logger.info("database %s", settings.database.redacted())
+    if settings.direct_database is not None:
+        logger.info("listening for changes on %s", settings.direct_database.redacted())
     if args.workers > 1 and settings.metrics_enabled and not os.environ.get(MULTIPROCESS_ENV):
         # Workers share their metrics through files, so a scrape of any one sees them all.
         os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="todo-api-metrics-")

@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -68,6 +69,9 @@ class OriginOnlyCORSMiddleware(CORSMiddleware):
         )
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class RequestContextMiddleware:
     """A request id, the headers every answer carries, one log line, and (when metrics are on)
     the request's count and duration. Outermost, so that every answer made by the app or the
@@ -77,9 +81,13 @@ class RequestContextMiddleware:
     FastAPI's routes, unlike Starlette's, would answer it 405). The server itself sends no body
     for HEAD: it still sees the request's own method."""
 
-    def __init__(self, app: ASGIApp, *, metrics: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: bool, on_write: Callable[[str], None] | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        # Told the user of every write that succeeded: the live streams to wake.
+        self.on_write = on_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,6 +122,8 @@ class RequestContextMiddleware:
             # The route template, never the raw path: bounded labels, and no ids in metrics.
             route = getattr(scope.get("route"), "path", "unmatched")
             principal = scope.get("state", {}).get("principal")
+            if self.on_write and principal and method in _WRITES and 200 <= status < 400:
+                self.on_write(principal.user_id)
             if self.metrics:
                 observe_request(method, route, status, seconds)
             logger.info(

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "NEON_DB_URL", "database_url")
     )
+    # Optional: Neon's direct URL, on which each instance LISTENs for the others' changes.
+    database_direct_url: str | None = None
     better_auth_secret: SecretStr | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_ORIGINS)
@@ -83,6 +85,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url",
+        "database_direct_url",
         "better_auth_url",
         "better_auth_jwks_url",
         "jwt_issuer",
@@ -152,6 +155,19 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise ConfigError("DATABASE_URL is not set (a PostgreSQL URL, or sqlite:///FILE)")
         return DatabaseURL.parse(self.database_url)
+
+    @cached_property
+    def direct_database(self) -> "DatabaseURL | None":
+        """Neon's direct (unpooled) URL, for LISTEN, which a transaction pooler cannot carry;
+        None when not set (the instances then poll for changes)."""
+        if self.database_direct_url is None:
+            return None
+        direct = DatabaseURL.parse(self.database_direct_url)
+        if direct.is_sqlite or self.database.is_sqlite:
+            raise ConfigError(
+                "DATABASE_DIRECT_URL is for PostgreSQL: the direct URL of DATABASE_URL"
+            )
+        return direct
 
     @cached_property
     def jwks(self) -> "JwksSettings | None":

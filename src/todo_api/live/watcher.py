@@ -1,10 +1,20 @@
-"""One per instance: which users with an open stream here have new changes, asked of the database
-about once a second in one query whatever the number of streams, and those users' streams woken.
+"""One per instance: wakes the event streams open here when their user's tasks change.
 
-A change made through any instance reaches the streams of every instance this way: the
-instances share nothing but the database. A stream, once woken, reads its changes by its own
-cursor (`sync.read_changes`), so a wake-up too many costs one query and one too few cannot
-happen: the watcher's position only moves after the query that covers it.
+A stream, once woken, reads its changes by its own cursor (`sync.read_changes`), so a wake-up
+too many costs one query, and the watcher only has to make sure none is too few. Three ways,
+from the fastest:
+
+- A write served by this instance wakes this instance's streams of that user at once
+  (`changed`, called for every successful write request).
+- With DATABASE_DIRECT_URL, the instance also announces each such user with `NOTIFY` (sent
+  through the usual pool: a transaction pooler carries NOTIFY, not LISTEN), and LISTENs on a
+  connection of its own to the direct URL, waking its streams of the users other instances
+  announce.
+- Whatever else happens (no direct URL, a NOTIFY lost with an instance that died between its
+  commit and its announcement, the listening connection down): it asks the database which users
+  with a stream open here have changes since it last asked, in one query whatever the number of
+  streams, once a second (every 10 s while it listens). The instances share nothing but the
+  database.
 """
 
 import asyncio
@@ -13,21 +23,42 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 
+import psycopg
+from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal, select
+
 from todo_api import sync
-from todo_api.database import Database
+from todo_api.database import Database, PostgresConnector
 from todo_api.errors import StreamsFull, TooManyStreams
+from todo_api.settings import DatabaseURL, Settings
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+POLL_SECONDS_WHILE_LISTENING = 10.0
+CHANNEL = "todo_api_changes"
+_ANNOUNCE_EVERY_SECONDS = 0.05
+_RELISTEN_SECONDS = 2.0
+_USERS = (
+    func.unnest(bindparam("users", type_=ARRAY(Text()))).table_valued("user_id").render_derived()
+)
+_ANNOUNCE = select(func.pg_notify(literal(CHANNEL), _USERS.c.user_id)).select_from(_USERS)
+
+
+def _announce(connection: Connection, users: list[str]) -> None:
+    connection.execute(_ANNOUNCE, {"users": users})
 
 
 class Watcher:
-    def __init__(self, database: Database, *, per_user: int, in_all: int) -> None:
+    def __init__(self, database: Database, settings: Settings) -> None:
         self._database = database
-        self._per_user = per_user
-        self._in_all = in_all
+        self._per_user = settings.max_streams_per_user
+        self._in_all = settings.max_streams
+        self._direct: DatabaseURL | None = settings.direct_database
+        self._settings = settings
         self._streams: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._count = 0
+        self._listening = False
+        self._to_announce: set[str] = set()
+        self._announced = asyncio.Event()
 
     @contextmanager
     def registered(self, user_id: str) -> Iterator[asyncio.Event]:
@@ -48,14 +79,22 @@ class Watcher:
             if not self._streams[user_id]:
                 del self._streams[user_id]
 
-    @property
-    def open_streams(self) -> int:
-        return self._count
+    def changed(self, user_id: str) -> None:
+        """A write of this user's succeeded here: wake the user's streams here, and tell the
+        other instances when they listen."""
+        self._wake(user_id)
+        if self._direct is not None:
+            self._to_announce.add(user_id)
+            self._announced.set()
 
-    async def _watch(self) -> None:
+    def _wake(self, user_id: str) -> None:
+        for wake in self._streams.get(user_id, ()):
+            wake.set()
+
+    async def _poll(self) -> None:
         since: str | int | None = None  # None: not watching (no stream, or the database away)
         while True:
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(POLL_SECONDS_WHILE_LISTENING if self._listening else POLL_SECONDS)
             users = list(self._streams)
             if not users:
                 since = None  # an idle instance asks nothing
@@ -72,15 +111,51 @@ class Watcher:
                 since = None
                 continue
             for user_id in changed:
-                for wake in self._streams.get(user_id, ()):
-                    wake.set()
+                self._wake(user_id)
+
+    async def _announce_forever(self) -> None:
+        while True:
+            await self._announced.wait()
+            await asyncio.sleep(_ANNOUNCE_EVERY_SECONDS)  # one NOTIFY per user per batch
+            self._announced.clear()
+            users, self._to_announce = sorted(self._to_announce), set()
+            try:
+                await self._database.run(_announce, users)
+            except Exception:  # the other instances' polls will see these changes
+                logger.warning("could not announce changes", exc_info=True)
+
+    async def _listen_forever(self, direct: DatabaseURL) -> None:
+        connector = PostgresConnector(direct.async_url, self._settings)
+        while True:
+            try:
+                connection = await connector.connect()
+                try:
+                    await connection.set_autocommit(True)
+                    await connection.execute(f"LISTEN {CHANNEL}")
+                    self._listening = True
+                    # Whatever was announced before this LISTEN: the streams look once.
+                    for user_id in list(self._streams):
+                        self._wake(user_id)
+                    async for notice in connection.notifies():
+                        self._wake(notice.payload)
+                finally:
+                    self._listening = False
+                    await connection.close()
+            except (psycopg.Error, OSError):
+                logger.warning("listening for changes failed; polling until it is back")
+            await asyncio.sleep(_RELISTEN_SECONDS)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._watch())
+        tasks = [asyncio.create_task(self._poll())]
+        if self._direct is not None:
+            tasks.append(asyncio.create_task(self._announce_forever()))
+            tasks.append(asyncio.create_task(self._listen_forever(self._direct)))
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
