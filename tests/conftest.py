@@ -30,6 +30,10 @@ SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
 POSTGRES_URL = make_url(
     os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ).set(drivername="postgresql+psycopg")
+# The same server without a pooler in between (tests/infra/behind_pgbouncer.py sets it).
+DIRECT_POSTGRES_URL = make_url(
+    os.environ.get("TEST_DIRECT_DATABASE_URL", POSTGRES_URL.render_as_string(hide_password=False))
+).set(drivername="postgresql+psycopg")
 POSTGRES_REQUIRED = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SECRET, make_token
+from tests.conftest import DIRECT_POSTGRES_URL, SECRET, make_token
 from tests.serving import Service
 from tests.sse import Event, Listener
 from todo_api.settings import Settings
@@ -272,7 +272,13 @@ def test_with_a_direct_url_instances_hear_each_other_at_once(
     if settings.database.is_sqlite:
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     url = settings.database.sync_url.render_as_string(hide_password=False)
-    environment = {"DATABASE_URL": url, "DATABASE_DIRECT_URL": url, "BETTER_AUTH_SECRET": SECRET}
+    # The test database on the server itself, even when the suite runs through PgBouncer.
+    direct = DIRECT_POSTGRES_URL.set(database=settings.database.sync_url.database)
+    environment = {
+        "DATABASE_URL": url,
+        "DATABASE_DIRECT_URL": direct.render_as_string(hide_password=False),
+        "BETTER_AUTH_SECRET": SECRET,
+    }
     services = [Service(tmp_path, environment).start() for _ in range(2)]
     name = user()
     token = make_token(name)

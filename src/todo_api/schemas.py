@@ -197,7 +197,7 @@ def _whole_number(value: object) -> object:
 
 
 Reminders = Annotated[
-    list[Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=REMINDER_MAX_MINUTES)]],
+    list[Annotated[int, Field(ge=0, le=REMINDER_MAX_MINUTES), BeforeValidator(_whole_number)]],
     Field(
         max_length=REMINDERS_PER_TASK,
         description="Minutes before due_at to remind (0 to 40320, four weeks), at most 5, "

@@ -29,7 +29,11 @@ def main() -> int:
     try:
         upstream = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_URL))
         url = upstream.set(host="127.0.0.1", port=bouncer.port)
-        env = os.environ | {"TEST_DATABASE_URL": url.render_as_string(hide_password=False)}
+        env = os.environ | {
+            "TEST_DATABASE_URL": url.render_as_string(hide_password=False),
+            # The server itself, for what a transaction pooler cannot carry (LISTEN).
+            "TEST_DIRECT_DATABASE_URL": upstream.render_as_string(hide_password=False),
+        }
         print(f"pgbouncer (transaction mode) on 127.0.0.1:{bouncer.port}", flush=True)
         return subprocess.run(command, env=env, check=False).returncode
     finally:
