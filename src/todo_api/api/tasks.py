@@ -59,10 +59,12 @@ router = owner_router("tasks")
 UserId = Annotated[
     str, Path(max_length=USER_ID_MAX, description="The signed-in user's id: the token's `sub`")
 ]
+# The bounds before the validator: after it, pydantic publishes them as `ge`/`le`, which JSON
+# Schema does not know (`minimum`/`maximum`).
 TaskId = Annotated[
     int,
-    BeforeValidator(canonical_integer),
     Path(ge=-(2**63), le=2**63 - 1, description="The task's id, as a plain decimal"),
+    BeforeValidator(canonical_integer),
 ]
 IdempotencyKeyHeader = Annotated[
     str | None,
