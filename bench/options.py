@@ -7,7 +7,7 @@ from pathlib import Path
 V1_WORKLOADS = ("list", "get", "create", "toggle", "mix", "list_big")
 # The v2 workloads (bench/v2.py): the service only, one user with 10,000 tasks, at c=100 in the
 # table-size phase's 5,000,000-row database (or in the main phase without that phase).
-PAGE_WORKLOADS = ("page_pending_due", "page_deep", "page_tag", "search_q")
+PAGE_WORKLOADS = ("page_pending_due", "page_deep", "page_tag", "search_q", "search_rare")
 V2_WORKLOADS = (*PAGE_WORKLOADS, "patch_if_match")
 V2_CONCURRENCY = 100
 WORKLOADS = (*V1_WORKLOADS, *V2_WORKLOADS)

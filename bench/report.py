@@ -30,6 +30,8 @@ WORKLOAD_TEXT = {
     "tagged `Work` (5 % of them), the tag asked for in another case",
     "search_q": "`GET /api/{uid}/tasks?q=milk&limit=50`: the v2 user's tasks whose title or "
     "description contains `milk` (about 4 % of them)",
+    "search_rare": "`GET /api/{uid}/tasks?q=piano&limit=50`: a word none of the v2 user's "
+    "tasks holds (an empty page)",
     "patch_if_match": '`PATCH /api/{uid}/tasks/{id}` `{"priority": …}` with '
     f'`If-Match: "<version>"`, over {PATCHED_TASKS:,} of the v2 user\'s tasks in turn, each '
     "with the version its last ETag gave (a 412 is an error)",

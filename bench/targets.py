@@ -17,7 +17,7 @@ RATIO_TO_LIST = {
     "page_deep": PAGE_RATIO_TO_LIST,
     "page_tag": PAGE_RATIO_TO_LIST,
 }
-RATIO_TO_LIST["search_q"] = SEARCH_RATIO_TO_LIST
+RATIO_TO_LIST |= {"search_q": SEARCH_RATIO_TO_LIST, "search_rare": SEARCH_RATIO_TO_LIST}
 assert set(RATIO_TO_LIST) == set(PAGE_WORKLOADS)
 LIST_P95_MS = 200.0
 MIX_RATIO_TO_ORM = 4.0

@@ -15,7 +15,7 @@ import psycopg
 
 from bench import tokens
 from bench.options import PAGE_WORKLOADS
-from bench.pg import SEARCH_WORD, TAG_NAMES, SeededUser
+from bench.pg import ABSENT_WORD, SEARCH_WORD, TAG_NAMES, SeededUser
 from bench.servers import Server
 
 PAGE_SIZE = 50
@@ -26,6 +26,7 @@ QUERIES = {
     "page_deep": f"sort=id&limit={PAGE_SIZE}",
     "page_tag": f"tag={TAG_NAMES[0].upper()}&limit={PAGE_SIZE}",
     "search_q": f"q={SEARCH_WORD}&limit={PAGE_SIZE}",
+    "search_rare": f"q={ABSENT_WORD}&limit={PAGE_SIZE}",
 }
 assert set(QUERIES) == set(PAGE_WORKLOADS)
 # patch_if_match rotates over this many of the user's tasks (spread over its ids), so that every

@@ -20,6 +20,7 @@ SCRIPTS = {
     "page_deep": "page.lua",
     "page_tag": "page.lua",
     "search_q": "page.lua",
+    "search_rare": "page.lua",
     "patch_if_match": "patch_if_match.lua",
 }
 RESULT_MARK = "BENCH_RESULT "
