@@ -198,6 +198,28 @@ def test_streams_beyond_the_per_user_limit_are_refused(served: list[Service]) ->
             listener.close()
 
 
+def test_head_answers_at_once_and_holds_no_stream(served: list[Service]) -> None:
+    """HEAD is a GET without the body: for an event stream, its status and headers, and then
+    the end (a stream would hold one of the user's places for as long as the connection)."""
+    name, service = user(), served[0]
+    token = make_token(name)
+    url, headers = f"{service.url}/api/{name}/events", {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=10) as client:  # keep-alive: each connection stays open
+        for _ in range(4):  # one more than MAX_STREAMS_PER_USER
+            answer = client.head(url, headers=headers)
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/event-stream")
+            assert "content-length" not in answer.headers
+        assert client.head(url, headers={}).status_code == 401
+        listeners = [Listener(url, token) for _ in range(3)]
+        try:
+            assert [listener.status for listener in listeners] == [200] * 3
+            assert client.head(url, headers=headers).status_code == 429
+        finally:
+            for listener in listeners:
+                listener.close()
+
+
 def test_an_unknown_or_altered_resume_cursor_is_refused(served: list[Service]) -> None:
     name, service = user(), served[0]
     token = make_token(name)

@@ -18,10 +18,13 @@ from todo_api.database import DatabaseDep
 from todo_api.errors import InvalidCursor, StreamsFull, SyncCursorExpired, TooManyStreams
 from todo_api.live.stream import Stream
 from todo_api.live.watcher import Watcher
+from todo_api.middleware import asked_for_head
 from todo_api.settings import Settings
 
 router = owner_router("events", tag="sync")
 HEARTBEAT_SECONDS = 15
+# No proxy may hold events back to fill a buffer (nginx reads this one).
+_HEADERS = {"X-Accel-Buffering": "no"}
 
 _STREAM: dict[int | str, dict[str, Any]] = {
     status.HTTP_200_OK: {
@@ -67,10 +70,15 @@ async def stream_events(
     start = await db.run(sync.start_cursor, resume, retention, datetime.now(UTC))
     registration = ExitStack()
     wake = registration.enter_context(watcher.registered(user_id))
+    if asked_for_head(request.scope):
+        # A GET's status and headers, without the stream: it would never end.
+        registration.close()
+        head = Response(media_type="text/event-stream", headers=_HEADERS)
+        del head.headers["content-length"]  # a stream has no length
+        return head
     stream = Stream(db, user_id, wake, principal.expires_at, retention)
     return EventSourceResponse(
         stream.events(start, registration),
         ping=HEARTBEAT_SECONDS,
-        # No proxy may hold events back to fill a buffer (nginx reads this one).
-        headers={"X-Accel-Buffering": "no"},
+        headers=_HEADERS,
     )
