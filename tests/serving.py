@@ -40,11 +40,14 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(
+    process: subprocess.Popen[bytes], how: signal.Signals = signal.SIGTERM, timeout: float = 15
+) -> None:
+    """Asks the process to end with `how`, and kills it when it has not within `timeout`."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(how)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

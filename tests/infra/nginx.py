@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.infra.postgres import require, wait_for_port
-from tests.serving import free_port
+from tests.serving import free_port, stop
 
 NGINX = "/usr/sbin/nginx"
 
@@ -85,12 +85,7 @@ class Nginx:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop(self.process, signal.SIGQUIT, timeout=5)  # nginx: graceful shutdown
         self.process = None
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 import pytest
 
-from tests.serving import free_port
+from tests.serving import free_port, stop
 
 POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 PGBOUNCER = os.environ.get("PGBOUNCER", "/usr/sbin/pgbouncer")
@@ -317,12 +317,7 @@ class PgBouncer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # immediate shutdown
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop(self.process, signal.SIGTERM, timeout=5)  # PgBouncer: immediate shutdown
         self.process = None
         shutil.rmtree(self.directory, ignore_errors=True)
