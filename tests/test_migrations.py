@@ -3,10 +3,12 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from sqlalchemy import Connection, text
 
 from tests.conftest import BACKENDS, direct_engine, new_postgres_database
+from todo_api.listing import ListParams, page_statement
 from todo_api.migrate import upgrade
 from todo_api.settings import DatabaseURL
 
@@ -114,3 +116,29 @@ def test_v2_tasks_come_forward_without_a_series_or_reminders(empty_database: Dat
     assert after["reminders"] in ([], "[]")
     assert [after[f] for f in ("recurrence", "series_start", "previous_task_id")] == [None] * 3
     assert after["next_task_id"] is None
+
+
+def test_tasks_stored_before_the_search_index_are_found_through_it(
+    empty_database: DatabaseURL,
+) -> None:
+    upgrade(empty_database, "0010")
+    engine = direct_engine(empty_database)
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    texts = [("x", ""), ("Buy oat milk", ""), ("🎂", "Grandma's buttermilk cake")]
+    with engine.begin() as connection:
+        for title, description in texts:
+            connection.execute(
+                text(
+                    "INSERT INTO tasks (user_id, title, completed, created_at, updated_at,"
+                    " title_key, description_key) VALUES ('a', :t, false, :now, :now, :k, :d)"
+                ),
+                {"t": title, "k": title.casefold(), "d": description.casefold(), "now": now},
+            )
+    upgrade(empty_database)
+    statement, values = page_statement(engine.dialect.name, "a", ListParams(q="MILK"))
+    with engine.connect() as connection:
+        # On PostgreSQL the statement asks for the keys of the index the migration built over
+        # these rows (texts shorter than a window and empty ones among them).
+        found = [orjson.loads(row[0])["title"] for row in connection.execute(statement, values)]
+    engine.dispose()
+    assert found == ["Buy oat milk", "🎂"]

@@ -33,10 +33,12 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     SmallInteger,
+    Text,
     and_,
     bindparam,
     false,
     inspect,
+    literal,
     or_,
     select,
     true,
@@ -49,7 +51,15 @@ from sqlmodel import col
 from todo_api.cursors import ALTERED, seal, unseal
 from todo_api.derived import case_key
 from todo_api.errors import InvalidCursor
-from todo_api.models import Priority, Task, TaskTag, UTCDateTime
+from todo_api.models import (
+    SEARCH_KEYS,
+    SEARCH_WINDOW,
+    Priority,
+    Task,
+    TaskTag,
+    UTCDateTime,
+    search_keys,
+)
 from todo_api.schemas import Tag, storable
 from todo_api.task_json import task_object
 
@@ -207,6 +217,8 @@ class _Shape:
     priorities: bool
     tags: int
     q: bool
+    # Whether the search index finds the candidates (PostgreSQL, and `q` long enough for it).
+    q_indexed: bool
     due_after: bool
     due_before: bool
     has_due: bool | None
@@ -275,6 +287,10 @@ def _statement(shape: _Shape) -> Select[Any]:
                 col(Task.description_key).like(pattern, escape="\\"),
             )
         )
+    if shape.q_indexed:
+        # The task's keys must hold every key of q's windows (q is the "title", no description).
+        wanted = search_keys(bindparam("owner_id"), bindparam("q_key", type_=Text()), literal(""))
+        conditions.append(SEARCH_KEYS.contains(wanted))
     if shape.due_after:
         conditions.append(
             col(Task.due_at) >= bindparam("due_after", type_=SORT_KEYS["due_at"].type)
@@ -304,12 +320,14 @@ def page_statement(
     Each row is one task's JSON followed by its sort keys' values, which a cursor records."""
     sort_keys = params.sort_keys
     after = decode_cursor(params.cursor, params, len(sort_keys)) if params.cursor else None
+    q_key = None if params.q is None else case_key(params.q)
     shape = _Shape(
         dialect=dialect,
         status=params.status,
         priorities=params.priority is not None,
         tags=len(params.tag_keys),
-        q=params.q is not None,
+        q=q_key is not None,
+        q_indexed=dialect == "postgresql" and q_key is not None and len(q_key) >= SEARCH_WINDOW,
         due_after=params.due_after is not None,
         due_before=params.due_before is not None,
         has_due=params.has_due,
@@ -321,8 +339,8 @@ def page_statement(
     if params.priority is not None:
         values["priorities"] = params.priorities
     values |= {f"tag_{index}": key for index, key in enumerate(params.tag_keys)}
-    if params.q is not None:
-        values["q_pattern"] = "%" + _escape_like(case_key(params.q)) + "%"
+    if q_key is not None:
+        values |= {"q_key": q_key, "q_pattern": "%" + _escape_like(q_key) + "%"}
     if params.due_after is not None:
         values["due_after"] = params.due_after
     if params.due_before is not None:

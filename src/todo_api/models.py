@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -17,7 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, col
 
@@ -94,8 +98,8 @@ class Task(SQLModel, table=True):
     # page in that order is an index range scan: by id, pending first, by due date, by title
     # (ascending), and the most important, newest, last changed and last completed first
     # (descending, nulls last). The other directions sort the user's matching tasks, at most the
-    # per-user task limit (docs/benchmarks.md). Substring search uses trigram indexes
-    # of each user's tasks (PostgreSQL only: `info`, migration 0009); tags, the task_tags table.
+    # per-user task limit (docs/benchmarks.md). Substring search has its own index (below); tags,
+    # the task_tags table.
     __table_args__ = (
         Index("ix_tasks_user_id_id", "user_id", "id"),
         Index("ix_tasks_user_id_completed_id", "user_id", "completed", "id"),
@@ -103,17 +107,6 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_user_id_title_key_id", "user_id", "title_key", "id"),
         Index("ux_tasks_previous_task_id", "previous_task_id", unique=True),
         Index("ix_tasks_user_id_change_seq_id", "user_id", "change_seq", "id"),
-        *(
-            Index(
-                f"ix_tasks_user_id_{key}_trgm",
-                "user_id",
-                key,
-                postgresql_using="gin",
-                postgresql_ops={key: "gin_trgm_ops"},
-                info={"postgresql_only": True},
-            )
-            for key in ("title_key", "description_key")
-        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -182,6 +175,37 @@ for _name in ("priority", "created_at", "updated_at", "completed_at"):
         col(getattr(Task, _name)).desc().nulls_last(),
         col(Task.id),
     )
+
+
+# The length of the windows `search_keys` takes: a `q` shorter than this has none, and is
+# searched without the index.
+SEARCH_WINDOW = 3
+
+
+_TextExpression = ColumnElement[str] | Mapped[str]
+
+
+def search_keys(
+    owner: _TextExpression, title: _TextExpression, description: _TextExpression
+) -> ColumnElement[list[int]]:
+    """PostgreSQL only: the keys of every window of three characters of `title` and
+    `description`, each hashed with a bucket of `owner` (the function of migration 0011). A
+    text that contains `q` has every key of `q`'s windows, so the index of these keys finds the
+    candidates for `q`, and `LIKE` then checks them."""
+    return func.task_search_keys(owner, title, description, type_=ARRAY(Integer()))
+
+
+# Substring search (`q`): with `user_id` in the same GIN index (btree_gin), a search reads the
+# posting lists of the caller's bucket only, then drops the bucket's other users.
+SEARCH_KEYS = search_keys(col(Task.user_id), col(Task.title_key), col(Task.description_key))
+Index(
+    "ix_tasks_user_id_search_keys",
+    col(Task.user_id),
+    SEARCH_KEYS,
+    postgresql_using="gin",
+    postgresql_with={"gin_pending_list_limit": 512},
+    info={"postgresql_only": True},
+)
 
 
 class TaskTag(SQLModel, table=True):
