@@ -4,7 +4,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.explain import Plan
+from bench.explain import VERDICT_RULE, Plan
 from bench.options import V2_WORKLOADS
 from bench.pg import V2_USER, QueryTiming
 from bench.previous import NAME as PREVIOUS
@@ -173,14 +173,15 @@ def _plan(plan: Plan) -> list[str]:
     page = f"{plan.page_rows - 1} (+1: whether another page follows)"
     if plan.page_rows and plan.read_rows > 2 * plan.page_rows:
         page += f": {plan.read_rows / plan.page_rows:,.0f}x the rows it needs"
+    if plan.search:
+        page += f"; the user holds {plan.user_rows:,} tasks"
     lines += [
         f"- seq scan of tasks: {'**yes**' if plan.seq_scan else 'no'}",
         f"- sort node: {sorts or 'none (an index gives the order)'}",
         f"- rows read from tasks: {plan.read_rows:,} ({plan.removed_rows:,} of them removed by "
         f"a filter) for a page of {page}",
         f"- buffers: {plan.shared_hit:,} shared hit, {plan.shared_read:,} read",
-        f"- verdict: {'ok' if plan.ok else '**not ok**'} (no sequential scan of tasks, no sort "
-        "of more rows than the page)",
+        f"- verdict: {'ok' if plan.ok else '**not ok**'} ({VERDICT_RULE})",
         "",
         "```",
         plan.text,
