@@ -131,7 +131,7 @@ def server_version(dsn: str) -> str:
 # (about 4 % of tasks match `q=milk`). A few words need Unicode case folding or NFKC to match
 # (`ÉTÉ`, `Straße`, the ligature in `ﬁling`), so the stored keys are not just lower case.
 SEARCH_WORD = "milk"
-# A word no seeded task holds: what the trigram indexes are for (read in order, the user's tasks
+# A word no seeded task holds: what the search index is for (read in order, the user's tasks
 # would be read to the end).
 ABSENT_WORD = "piano"
 _VERBS = (
