@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The benchmark (bench/README.md): about 40 minutes with the arguments below (wrk's timeout is
+# The benchmark (bench/README.md): about an hour with the arguments below (wrk's timeout is
 # the issue's 30 s; c=1,000 runs last longer than it), needs PostgreSQL on 127.0.0.1:5432 and
 # installs wrk when missing. Writes docs/benchmarks.{md,png,json}.
 BENCH_ARGS ?= --duration 5 --duration-high 35 --timeout 30 --runs 3
