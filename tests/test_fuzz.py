@@ -20,6 +20,7 @@ import hypothesis
 import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.case import Case as GenericCase
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -106,6 +107,20 @@ def send(api: Api, case: Case, headers: dict[str, str]) -> httpx2.Response:
     return response
 
 
+def negates_the_token(case: Case) -> bool:
+    """A negative case made invalid (in part) by its Authorization header, missing or malformed.
+    A valid token in its place leaves only the case's other mutations, which may not reach the
+    request at all (an undeclared query parameter that serialized to nothing: a valid request,
+    answered 200, that schemathesis still counted as invalid in CI). Such a case is sent with its
+    own header, and must be 401."""
+    mutations = case.meta.phase.data.mutations if case.meta is not None else ()
+    return any(
+        m.parameter_location == ParameterLocation.HEADER
+        and (m.parameter or "").lower() == "authorization"
+        for m in mutations
+    )
+
+
 def with_an_existing_task(api: Api, case: Case, headers: dict[str, str]) -> None:
     """Most generated task ids name no task (404); in half of the valid cases, name a real one of
     the user's, so that updates, toggles and deletes of stored rows are fuzzed too."""
@@ -129,10 +144,12 @@ def with_an_existing_task(api: Api, case: Case, headers: dict[str, str]) -> None
 def test_fuzz_with_a_valid_token(case: Case, running_api: Api) -> None:
     user_id = (case.path_parameters or {}).get("user_id")
     headers = {}
-    if isinstance(user_id, str) and user_id:
+    if isinstance(user_id, str) and user_id and not negates_the_token(case):
         headers["Authorization"] = f"Bearer {make_token(user_id)}"
         with_an_existing_task(running_api, case, headers)
     response = send(running_api, case, headers)
+    if negates_the_token(case) and isinstance(user_id, str) and user_id:
+        assert response.status_code == 401, response.text
     case.validate_response(response, checks=CHECKS)
 
 
