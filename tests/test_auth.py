@@ -156,9 +156,12 @@ def test_401_body_does_not_say_why_a_signature_failed(api: Api) -> None:
 
 def test_a_remembered_token_still_expires(settings: Settings) -> None:
     strict = settings.model_copy(update={"jwt_leeway_seconds": 0})
-    token = make_token("alice", lifetime=timedelta(seconds=1))
     with TestClient(create_app(strict)) as client:
+        # Minted once the app is up (its start took over a second in one CI run), and `exp` is in
+        # whole seconds: a lifetime of 3 s leaves the two requests 2 to 3 s.
+        token = make_token("alice", lifetime=timedelta(seconds=3))
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
         assert client.get("/api/alice/tasks", headers=bearer(token)).status_code == 200
         assert client.get("/api/alice/tasks", headers=bearer(token)).status_code == 200
-        time.sleep(1.1)
+        time.sleep(max(0.0, expires - time.time()) + 0.1)
         assert_401(client.get("/api/alice/tasks", headers=bearer(token)), "INVALID_TOKEN")
