@@ -262,6 +262,34 @@ def test_the_header_timeout_reaches_every_worker(tmp_path: Path) -> None:
         assert time.monotonic() - started < 6
 
 
+def _workers(pid: int) -> list[int]:
+    """The worker processes uvicorn's supervisor started (multiprocessing's own resource
+    tracker is a child too)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        children = [int(child) for child in listing.read().split()]
+    return [
+        child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+@pytest.mark.parametrize(("variable", "argument", "expected"), [("2", None, 2), ("2", "1", 1)])
+def test_web_concurrency_sets_the_workers_unless_the_flag_does(
+    tmp_path: Path, variable: str, argument: str | None, expected: int
+) -> None:
+    env = clean_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'w.db'}",
+        BETTER_AUTH_SECRET=SECRET,
+        WEB_CONCURRENCY=variable,
+    )
+    port = free_port()
+    flag = [] if argument is None else ["--workers", argument]
+    with running(["serve", "--port", str(port), *flag], env, tmp_path) as process:
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        # One process serves alone; with more, a supervisor starts that many.
+        workers = _workers(process.pid) if expected > 1 else [process.pid]
+        assert len(workers) == expected
+
+
 def test_dev_with_its_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

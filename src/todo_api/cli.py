@@ -58,11 +58,12 @@ def _serve(args: argparse.Namespace) -> None:
     logger.info("database %s", settings.database.redacted())
     if settings.direct_database is not None:
         logger.info("listening for changes on %s", settings.direct_database.redacted())
-    if args.workers > 1 and settings.metrics_enabled and not os.environ.get(MULTIPROCESS_ENV):
+    workers = args.workers or settings.web_concurrency
+    if workers > 1 and settings.metrics_enabled and not os.environ.get(MULTIPROCESS_ENV):
         # Workers share their metrics through files, so a scrape of any one sees them all.
         os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="todo-api-metrics-")
     app = "todo_api.app:create_app_from_environment"
-    _run(_server_config(app, settings, sock, factory=True, workers=args.workers), sock)
+    _run(_server_config(app, settings, sock, factory=True, workers=workers), sock)
 
 
 def _dev(args: argparse.Namespace) -> None:
@@ -166,7 +167,11 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="default 127.0.0.1; 0.0.0.0 in a container"
     )
     serve.add_argument("--port", type=int, help="default: $PORT, else 8000")
-    serve.add_argument("--workers", type=int, default=1, help="processes; one per core is best")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes, one per core is best; default: $WEB_CONCURRENCY, else 1",
+    )
     serve.set_defaults(run=_serve)
 
     dev = commands.add_parser("dev", help="run locally with no configuration (SQLite)")

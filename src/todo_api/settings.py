@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "INFO"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `todo-api serve`'s worker processes (one per core is best), by the name platforms and
+    # container images set it under.
+    web_concurrency: int = Field(default=1, ge=1, le=64)
 
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
