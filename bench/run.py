@@ -132,7 +132,16 @@ def start_all(
     for server in servers:
         server.wait_ready(path, token)
         print(f"started {server.label} (pid {server.pid}) at {server.base_url}", flush=True)
+    same_answers(servers, path, token)
     return servers
+
+
+def same_answers(servers: list[Server], path: str, token: str) -> None:
+    """The driver ceiling must give the service's answer byte for byte, or a ratio against it
+    would measure a different answer."""
+    bodies = {server.spec.name: server.get(path, token) for server in servers}
+    if "ours" in bodies and "driver" in bodies and bodies["driver"] != bodies["ours"]:
+        raise SystemExit(f"the driver ceiling does not answer {path} as the service does")
 
 
 def warm_up(

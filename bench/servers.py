@@ -77,8 +77,15 @@ def baseline_specs(loop: str) -> list[ServerSpec]:
         ),
         _baseline(
             "driver",
-            "FastAPI + PyJWT + raw asyncpg + orjson (driver ceiling)",
+            "FastAPI + PyJWT + raw asyncpg, json_agg text passed through (driver ceiling)",
             "bench.baselines.driver_app:app",
+            loop,
+            ("list",),
+        ),
+        _baseline(
+            "driver-decoded",
+            "FastAPI + PyJWT + raw asyncpg, rows decoded and encoded with orjson",
+            "bench.baselines.decoded_driver_app:app",
             loop,
             ("list",),
         ),
@@ -167,6 +174,14 @@ class Server:
                 start_new_session=True,
             )
         return self
+
+    def get(self, path: str, token: str) -> bytes:
+        request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
+            self.base_url + path, headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
+            body: bytes = reply.read()
+        return body
 
     def wait_ready(self, path: str, token: str) -> None:
         request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
