@@ -44,14 +44,29 @@ def _postgres_problem() -> str | None:
         with probe.connect():
             return None
     except OperationalError as exc:
-        where = POSTGRES_URL.render_as_string(hide_password=True)
-        return f"PostgreSQL not reachable at {where} ({type(exc.orig).__name__})"
+        where = POSTGRES_URL.set(drivername="postgresql").render_as_string(hide_password=True)
+        # psycopg's first line ends with the cause: "… port 5432 failed: Connection refused".
+        cause = str(exc.orig).splitlines()[0].rsplit("failed: ", 1)[-1]
+        return f"PostgreSQL not reachable at {where} ({cause.removeprefix('FATAL:').strip()})"
     finally:
         probe.dispose()
 
 
 POSTGRES_PROBLEM = _postgres_problem()
 BACKENDS = ["sqlite"] if POSTGRES_PROBLEM and not POSTGRES_REQUIRED else ["sqlite", "postgresql"]
+
+
+def only_with_postgresql(test: Any) -> Any:
+    """Leaves `test` out of a run without PostgreSQL: not collected, rather than one more skip
+    line each (test_backends.py's one skip says why the PostgreSQL half is missing)."""
+    return test if "postgresql" in BACKENDS else None
+
+
+def postgresql_only(test: Any) -> Any:
+    """Runs `test`, which takes `database_url` (through `api` or `settings`), on PostgreSQL
+    alone, and leaves it out of a run without PostgreSQL (`only_with_postgresql`)."""
+    on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    return only_with_postgresql(on_postgresql(test))
 
 
 # Tests that need more than Python and a database run only when their variable is 1 (CI sets

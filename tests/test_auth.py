@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import SECRET, Api, auth, make_token
 from todo_api.app import create_app
+from todo_api.auth import tokens
 from todo_api.settings import Settings
 
 
@@ -39,9 +40,9 @@ def test_missing_token(api: Api) -> None:
     "header", ["Bearer", "Bearer ", "Basic YWxpY2U6cHc=", "Token abc", "bearer"]
 )
 def test_malformed_authorization_header(api: Api, header: str) -> None:
-    assert_401(
-        api.client.get("/api/alice/tasks", headers={"Authorization": header}), "INVALID_TOKEN"
-    )
+    response = api.client.get("/api/alice/tasks", headers={"Authorization": header})
+    assert_401(response, "INVALID_TOKEN")
+    assert response.json()["detail"] == tokens.NOT_BEARER
 
 
 def test_scheme_is_case_insensitive(api: Api) -> None:
@@ -74,28 +75,71 @@ def _tampered() -> str:
     return f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
 
 
+# Better Auth's session token (what `authClient.getSession()` and its cookie hold): 32 letters
+# and digits, not a JWT. Sending it is the commonest mistake of a newcomer.
+SESSION_TOKEN = "rT7mJ2qXb9KcW4nVz8LpA3sHd6FyG1uE"
+
+
 @pytest.mark.parametrize(
-    "token",
+    ("token", "reason"),
     [
         pytest.param(
-            make_token("alice", secret="another-secret-that-is-long-enough-0000"), id="wrong-secret"
+            make_token("alice", secret="another-secret-that-is-long-enough-0000"),
+            tokens.BAD_SIGNATURE,
+            id="wrong-secret",
         ),
-        pytest.param(make_token("alice", lifetime=timedelta(minutes=-5)), id="expired"),
-        pytest.param(make_token("alice", nbf=9_999_999_999), id="not-yet-valid"),
-        pytest.param(jwt.encode({"sub": "alice"}, SECRET, algorithm="HS256"), id="no-exp"),
-        pytest.param(make_token(None), id="no-sub"),
-        pytest.param(make_token(""), id="empty-sub"),
-        pytest.param(make_token(None, user={"name": "no id"}), id="user-without-id"),
-        pytest.param(make_token("alice\nadmin"), id="control-character-in-sub"),
-        pytest.param(_none_token(), id="alg-none"),
-        pytest.param(_eddsa_token(), id="asymmetric-without-keys"),
-        pytest.param(_tampered(), id="tampered-payload"),
-        pytest.param("not.a.jwt", id="junk"),
-        pytest.param("x" * 10_240, id="10kb-junk"),
+        pytest.param(
+            make_token("alice", lifetime=timedelta(minutes=-5)), tokens.EXPIRED, id="expired"
+        ),
+        pytest.param(make_token("alice", nbf=9_999_999_999), tokens.NOT_YET_VALID, id="nbf"),
+        pytest.param(
+            jwt.encode({"sub": "alice"}, SECRET, algorithm="HS256"),
+            tokens.MISSING_CLAIM,
+            id="no-exp",
+        ),
+        pytest.param(make_token(None), tokens.NO_USER, id="no-sub"),
+        pytest.param(make_token(""), tokens.NO_USER, id="empty-sub"),
+        pytest.param(make_token(None, user={"name": "no id"}), tokens.NO_USER, id="user-no-id"),
+        pytest.param(make_token("alice\nadmin"), tokens.NO_USER, id="control-character-in-sub"),
+        pytest.param(_none_token(), tokens.WRONG_ALGORITHM, id="alg-none"),
+        pytest.param(_eddsa_token(), tokens.WRONG_ALGORITHM, id="asymmetric-without-keys"),
+        pytest.param(_tampered(), tokens.BAD_SIGNATURE, id="tampered-payload"),
+        pytest.param("not.a.jwt", tokens.NOT_A_JWT, id="junk"),
+        pytest.param("x" * 10_240, tokens.NOT_A_JWT, id="10kb-junk"),
+        pytest.param(SESSION_TOKEN, tokens.NOT_A_JWT, id="better-auth-session-token"),
+        pytest.param(SESSION_TOKEN + ".c2lnbmF0dXJl", tokens.NOT_A_JWT, id="signed-cookie"),
     ],
 )
-def test_rejected_tokens(api: Api, token: str) -> None:
-    assert_401(api.client.get("/api/alice/tasks", headers=bearer(token)), "INVALID_TOKEN")
+def test_rejected_tokens_say_which_case(api: Api, token: str, reason: str) -> None:
+    response = api.client.get("/api/alice/tasks", headers=bearer(token))
+    assert_401(response, "INVALID_TOKEN")
+    assert response.json()["detail"] == reason
+    assert f'error_description="{reason}"' in response.headers["www-authenticate"]
+
+
+def test_a_session_token_is_told_where_the_jwt_comes_from(api: Api) -> None:
+    detail = api.client.get("/api/alice/tasks", headers=bearer(SESSION_TOKEN)).json()["detail"]
+    assert "/api/auth/token" in detail and "authClient.token()" in detail
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        tokens.NOT_BEARER,
+        tokens.NOT_A_JWT,
+        tokens.EXPIRED,
+        tokens.NOT_YET_VALID,
+        tokens.NOT_FOR_THIS_API,
+        tokens.BAD_SIGNATURE,
+        tokens.MISSING_CLAIM,
+        tokens.WRONG_ALGORITHM,
+        tokens.NO_USER,
+        tokens.NOT_ACCEPTED,
+    ],
+)
+def test_reasons_fit_in_a_quoted_header_value(reason: str) -> None:
+    # RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E.
+    assert all(0x20 <= ord(char) <= 0x7E and char not in '"\\' for char in reason)
 
 
 def test_clock_leeway_accepts_a_token_just_expired(api: Api) -> None:
@@ -148,10 +192,12 @@ def test_422_for_a_malformed_body_of_the_right_user(api: Api) -> None:
     )
 
 
-def test_401_body_does_not_say_why_a_signature_failed(api: Api) -> None:
+def test_401_says_a_signature_failed_but_not_why(api: Api) -> None:
     token = make_token("alice", secret="another-secret-that-is-long-enough-0000")
-    body = api.client.get("/api/alice/tasks", headers=bearer(token)).text.lower()
-    assert "signature" not in body and "jwt" not in body
+    response = api.client.get("/api/alice/tasks", headers=bearer(token))
+    for text in (response.text, response.headers["www-authenticate"]):
+        assert "InvalidSignatureError" not in text and SECRET not in text
+        assert token.split(".")[2] not in text
 
 
 def test_a_remembered_token_still_expires(settings: Settings) -> None:

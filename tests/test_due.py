@@ -106,6 +106,36 @@ def test_invalid_fields_are_a_422_naming_the_field(
     assert api.rows() == []
 
 
+@pytest.mark.parametrize(
+    ("timezone", "message"),
+    [
+        ("europe/berlin", "unknown time zone 'europe/berlin'; did you mean 'Europe/Berlin'?"),
+        (
+            "AMERICA/NEW_YORK",
+            "unknown time zone 'AMERICA/NEW_YORK'; did you mean 'America/New_York'?",
+        ),
+        ("utc", "unknown time zone 'utc'; did you mean 'UTC'?"),
+        (
+            "Mars/Olympus",
+            "unknown time zone 'Mars/Olympus'; it must be an IANA time zone name, such as "
+            "Europe/Berlin or UTC",
+        ),
+    ],
+)
+def test_a_zone_in_the_wrong_case_is_refused_naming_the_right_one(
+    api: Api, timezone: str, message: str
+) -> None:
+    task = create(api, due_date="2026-02-03").json()
+    for answer in (
+        create(api, due_date="2026-02-03", timezone=timezone),
+        patch(api, task, timezone=timezone),
+    ):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field_errors"] == {"timezone": [message]}
+    [row] = api.rows()
+    assert row["timezone"] is None
+
+
 def test_every_priority_round_trips(api: Api) -> None:
     assert [create(api, priority=p).json()["priority"] for p in ("low", "medium", "high")] == [
         "low",

@@ -14,24 +14,30 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DIRECT_POSTGRES_URL, SECRET, make_token
+from tests.conftest import DIRECT_POSTGRES_URL, SECRET, make_token, postgresql_only
 from tests.serving import Service
 from tests.sse import Event, Listener
 from todo_api.settings import Settings
 
 
-@pytest.fixture
-def served(settings: Settings, tmp_path: Path) -> Iterator[list[Service]]:
+def start_services(settings: Settings, log_dir: Path) -> list[Service]:
     """The service on the test database: two instances on PostgreSQL, one on SQLite."""
     url = settings.database.sync_url.render_as_string(hide_password=False)
     count = 1 if settings.database.is_sqlite else 2
-    services = [
+    return [
         Service(
-            tmp_path,
+            log_dir,
             {"DATABASE_URL": url, "BETTER_AUTH_SECRET": SECRET, "MAX_STREAMS_PER_USER": "3"},
         ).start()
         for _ in range(count)
     ]
+
+
+@pytest.fixture(scope="module")
+def served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Service]]:
+    """The instances every test of this module shares (starting them is most of a test's cost):
+    each test has users of its own (`user()`) and closes its streams."""
+    services = start_services(settings, tmp_path_factory.mktemp("served"))
     yield services
     for service in services:
         service.stop()
@@ -109,11 +115,10 @@ def test_last_event_id_resumes_with_what_was_missed_in_order_nothing_twice(
         resumed.close()
 
 
+@postgresql_only  # one instance on SQLite: the multi-instance case is PostgreSQL's
 def test_a_change_through_one_instance_reaches_a_stream_on_another_within_2_s(
     served: list[Service],
 ) -> None:
-    if len(served) < 2:
-        pytest.skip("one instance on SQLite: the multi-instance case is PostgreSQL's")
     name = user()
     token = make_token(name)
     listener = Listener(f"{served[0].url}/api/{name}/events", token)
@@ -233,10 +238,41 @@ def test_an_unknown_or_altered_resume_cursor_is_refused(served: list[Service]) -
         )
         assert response.status_code == 422
         assert response.json()["error_code"] == "INVALID_CURSOR"
+        # The field the client sent: EventSource sends the header itself.
+        assert list(response.json()["field_errors"]) == ["Last-Event-ID" if headers else "since"]
 
 
-def test_sigterm_ends_open_streams_at_once(served: list[Service]) -> None:
-    name, service = user(), served[-1]
+def test_a_list_cursor_or_another_users_cursor_is_said_to_be_one(served: list[Service]) -> None:
+    name, service = user(), served[0]
+    token = make_token(name)
+    for title in ("a", "b"):
+        call(service, "POST", f"/api/{name}/tasks", token, title=title)
+    link = httpx.get(
+        f"{service.url}/api/{name}/tasks?limit=1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).headers["link"]
+    list_cursor = link[link.index("cursor=") + 7 : link.index(">")]
+    other = user()
+    others_cursor = call(service, "GET", f"/api/{other}/changes", make_token(other))["cursor"]
+    for since, reason in (
+        (list_cursor, "This is a list page's cursor"),
+        (others_cursor, "another user"),
+    ):
+        response = httpx.get(
+            f"{service.url}/api/{name}/events",
+            params={"since": since},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert response.status_code == 422
+        assert reason in response.json()["detail"]
+
+
+def test_sigterm_ends_open_streams_at_once(settings: Settings, tmp_path: Path) -> None:
+    # Instances of its own: the shared ones must outlive this test.
+    services = start_services(settings, tmp_path)
+    name, service = user(), services[-1]
     token = make_token(name)
     listener = Listener(f"{service.url}/api/{name}/events", token)
     try:
@@ -248,6 +284,8 @@ def test_sigterm_ends_open_streams_at_once(served: list[Service]) -> None:
         assert time.monotonic() - started < 10
     finally:
         listener.close()
+        for each in services:
+            each.stop()
 
 
 def test_a_stream_sees_only_its_users_changes(served: list[Service]) -> None:
@@ -286,13 +324,12 @@ def test_a_change_on_the_same_instance_reaches_its_streams_at_once(served: list[
         listener.close()
 
 
+@postgresql_only  # LISTEN/NOTIFY is PostgreSQL's
 def test_with_a_direct_url_instances_hear_each_other_at_once(
     settings: Settings, tmp_path: Path
 ) -> None:
     """With DATABASE_DIRECT_URL, a write on one instance is announced with NOTIFY and heard by
     the other's LISTEN; its poll then waits 10 s, so only that can be quick."""
-    if settings.database.is_sqlite:
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     url = settings.database.sync_url.render_as_string(hide_password=False)
     # The test database on the server itself, even when the suite runs through PgBouncer.
     direct = DIRECT_POSTGRES_URL.set(database=settings.database.sync_url.database)

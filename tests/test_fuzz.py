@@ -4,12 +4,13 @@ on SQLite and on PostgreSQL: no answer is a 5xx, and every answer is one the sch
 
 The token is made for whatever `user_id` the case puts in the path, so that cases get past
 authentication into validation and storage; a second test sends bad tokens, which must all be
-401. Bounded for CI by FUZZ_EXAMPLES (cases per operation and test).
+401. FUZZ_EXAMPLES sets the cases per operation and test: 10 in a plain run, 25 in CI (.ci/run).
 """
 
 import base64
 import json
 import os
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import Api, make_token
+from todo_api.api.conditional import ENTITY_TAGS_PATTERN
 from todo_api.openapi import openapi_json
 
 # A schema-valid request may still be refused for the state it meets: 412 when If-Match names
@@ -47,7 +49,7 @@ CONFIG = SchemathesisConfig.from_dict(
 )
 SCHEMA = schemathesis.openapi.from_dict(json.loads(openapi_json()), config=CONFIG)
 Case = GenericCase[Any]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -85,6 +87,13 @@ def send(api: Api, case: Case, headers: dict[str, str]) -> httpx2.Response:
     # which no JSON Schema can say of a string.
     if is_positive(case) and isinstance(case.body, dict):
         case.body.pop("recurrence", None)
+    # Schemathesis's coverage phase fills an optional header it is not testing with `0`,
+    # whatever its pattern: such an If-Match is rightly a 400, not a valid request.
+    if is_positive(case) and case.headers:
+        for name in ("If-Match", "If-None-Match"):
+            value = case.headers.get(name)
+            if isinstance(value, str) and not re.fullmatch(ENTITY_TAGS_PATTERN, value):
+                del case.headers[name]
     # And a reminders window: `to` after `from` (default now), by at most 31 days.
     if is_positive(case) and case.path.endswith("/reminders") and case.query:
         case.query.pop("to", None)

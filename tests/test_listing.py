@@ -212,7 +212,6 @@ def test_filters_never_reach_another_users_tasks(api: Api, tasks: list[dict[str,
         ("status=pending&status=completed", "status"),
         ("priority=urgent", "priority"),
         ("priority=high,", "priority"),
-        ("q=", "q"),
         ("q=" + "x" * 201, "q"),
         ("due_after=2026-01-01T00:00:00", "due_after"),
         ("due_before=tomorrow", "due_before"),
@@ -236,6 +235,65 @@ def test_bad_parameters_are_a_422_naming_the_parameter(
     assert list(answer.json()["field_errors"]) == [parameter]
 
 
+@pytest.mark.parametrize("parameter", ["due_after", "due_before"])
+def test_a_plus_sent_as_it_is_is_told_to_be_sent_as_2b(api: Api, parameter: str) -> None:
+    # An unencoded `+` in a query string is a space by the time it is read.
+    answer = api.client.get(
+        f"/api/alice/tasks?{parameter}=2026-12-01T00:00:00+01:00", headers=auth()
+    )
+    assert answer.status_code == 422, answer.text
+    [message] = answer.json()["field_errors"][parameter]
+    assert "%2B" in message and "2026-12-01T00:00:00%2B01:00" in message, message
+    encoded = listed(api, f"{parameter}=2026-12-01T00:00:00%2B01:00")
+    assert encoded.json() == []
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "message"),
+    [
+        (
+            "sort=dueAt",
+            "sort",
+            "unknown sort key 'dueAt'; the keys are " + ", ".join(SORT_KEYS) + ", each "
+            "optionally prefixed with - for descending",
+        ),
+        (
+            "sort=title,-Priority",
+            "sort",
+            "unknown sort key 'Priority'; the keys are " + ", ".join(SORT_KEYS) + ", each "
+            "optionally prefixed with - for descending",
+        ),
+        (
+            "priority=high,urgent",
+            "priority",
+            "unknown priority 'urgent'; the levels are " + ", ".join(RANKS),
+        ),
+    ],
+)
+def test_an_unknown_sort_key_or_priority_is_told_in_words(
+    api: Api, query: str, parameter: str, message: str
+) -> None:
+    answer = api.client.get(f"/api/alice/tasks?{query}", headers=auth())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field_errors"] == {parameter: [message]}
+
+
+def test_an_empty_q_is_no_search(api: Api, tasks: list[dict[str, Any]]) -> None:
+    # What an emptied search box sends: the whole list, as without q, pages included.
+    assert ids(listed(api, "q=")) == ids(listed(api, ""))
+    first = listed(api, "q=&limit=5")
+    assert ids(first) == ids(listed(api, "limit=5"))
+    link = first.headers["link"]
+    assert ids(listed(api, urlsplit(link[1 : link.index(">")]).query)) == ids(listed(api, ""))[5:10]
+    # Only exactly empty: whitespace is text to search for, like any other.
+    spaced = [
+        t["id"]
+        for t in listed(api, "").json()
+        if " " in t["title"] or " " in (t["description"] or "")
+    ]
+    assert ids(listed(api, "q=%20")) == spaced
+
+
 def test_a_cursor_works_only_where_it_was_made(api: Api, tasks: list[dict[str, Any]]) -> None:
     first = listed(api, "sort=title&status=pending&limit=2")
     link = first.headers["link"]
@@ -254,6 +312,24 @@ def test_a_cursor_works_only_where_it_was_made(api: Api, tasks: list[dict[str, A
         assert answer.status_code == 422, query
         assert answer.json()["error_code"] == "INVALID_CURSOR"
         assert list(answer.json()["field_errors"]) == ["cursor"]
+
+
+def test_a_cursor_says_why_it_is_refused(api: Api, tasks: list[dict[str, Any]]) -> None:
+    link = listed(api, "sort=title&limit=2").headers["link"]
+    cursor = dict(parse_qsl(urlsplit(link[1 : link.index(">")]).query))["cursor"]
+    sync_cursor = api.client.get("/api/alice/changes", headers=auth()).json()["cursor"]
+    cases = [
+        ("alice", f"sort=-title&limit=2&cursor={cursor}", "other filters or another sort"),
+        ("alice", f"sort=title&limit=2&cursor={sync_cursor}", "This is a sync cursor"),
+        # Another user's cursor is refused, never read as a position among bob's own tasks.
+        ("bob", f"sort=title&limit=2&cursor={cursor}", "made for another user"),
+    ]
+    for user, query, reason in cases:
+        answer = api.client.get(f"/api/{user}/tasks?{query}", headers=auth(user))
+        assert answer.status_code == 422, (user, query)
+        assert answer.json()["error_code"] == "INVALID_CURSOR"
+        assert reason in answer.json()["detail"]
+        assert reason in answer.json()["field_errors"]["cursor"][0]
 
 
 def test_without_limit_every_matching_task_and_no_link(

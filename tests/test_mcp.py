@@ -175,7 +175,7 @@ def test_the_five_tools_are_listed_with_schemas_made_from_the_api_models(
     assert "next_cursor" in listing["properties"]["cursor"]["description"]
     assert add["properties"]["priority"]["enum"] == ["none", "low", "medium", "high"]
     assert add["properties"]["title"]["maxLength"] == 200
-    assert add["properties"]["tags"]["maxItems"] == 20
+    assert add["properties"]["tags"]["anyOf"][0]["maxItems"] == 20
     assert all(prop.get("description") for prop in add["properties"].values())
     # The model's own rule: a due time needs a due date.
     assert "due_time" in orjson.dumps({k: v for k, v in add.items() if k != "properties"}).decode()
@@ -365,6 +365,76 @@ def test_list_tasks_takes_the_rest_filters_and_pages_like_rest(service: Service)
         return titles
 
     assert asyncio.run(scenario()) == ["Pay rent", "Pay the plumber", "Pay taxes"]
+
+
+def test_list_tasks_takes_an_empty_q_as_no_search(service: Service) -> None:
+    alice = person()
+
+    async def scenario() -> None:
+        async with connected(service, alice.token) as client:
+            added = ok(await client.call_tool("add_task", {"title": "Water plants"}))
+            listed = ok(await client.call_tool("list_tasks", {"q": ""}))
+            assert [task["id"] for task in listed["tasks"]] == [added["id"]]
+
+    asyncio.run(scenario())
+
+
+def test_every_list_parameter_takes_one_item_too(service: Service) -> None:
+    """Models often send one value where the schema asks for a list: each list parameter of
+    each tool says it takes either, and one item is the list of that item."""
+    alice = person()
+
+    async def scenario() -> None:
+        async with connected(service, alice.token) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            taking_lists = {
+                (tool, name)
+                for tool, listed in tools.items()
+                for name, schema in listed.input_schema["properties"].items()
+                if "array" in orjson.dumps(schema).decode()
+            }
+            assert taking_lists == {
+                ("add_task", "tags"),
+                ("add_task", "reminders"),
+                ("update_task", "tags"),
+                ("update_task", "reminders"),
+                ("list_tasks", "tag"),
+            }
+            for tool, name in taking_lists:
+                schema = tools[tool].input_schema["properties"][name]
+                many, one = schema["anyOf"]
+                assert many["type"] == "array" and one == many["items"], (tool, name)
+                assert schema["description"], (tool, name)
+
+            added = ok(
+                await client.call_tool(
+                    "add_task",
+                    {
+                        "title": "Pay rent",
+                        "tags": "Work",
+                        "due_date": "2030-05-04",
+                        "reminders": 15,
+                    },
+                )
+            )
+            assert (added["tags"], added["reminders"]) == (["Work"], [15])
+            updated = ok(
+                await client.call_tool(
+                    "update_task", {"task_id": added["id"], "tags": "home", "reminders": 30}
+                )
+            )
+            assert (updated["tags"], updated["reminders"]) == (["home"], [30])
+            ok(await client.call_tool("add_task", {"title": "Buy milk"}))
+            listed = ok(await client.call_tool("list_tasks", {"tag": "HOME"}))
+            assert listed == ok(await client.call_tool("list_tasks", {"tag": ["home"]}))
+            assert [task["id"] for task in listed["tasks"]] == [added["id"]]
+            with rest(service) as http:
+                shown = http.get(
+                    f"/api/{alice.id}/tasks", params={"tag": "HOME"}, headers=alice.headers
+                )
+            assert listed["tasks"] == shown.json()
+
+    asyncio.run(scenario())
 
 
 # --- isolation ----------------------------------------------------------------------------------
@@ -568,7 +638,11 @@ def test_body_limit_media_type_and_methods_as_on_rest(service: Service) -> None:
         ("add_task", {}, "title"),
         ("add_task", {"title": "   "}, "title"),
         ("add_task", {"title": "x", "priority": "urgent"}, "priority"),
-        ("add_task", {"title": "x", "tags": "home"}, "tags"),
+        ("add_task", {"title": "x", "tags": 7}, "tags"),
+        ("add_task", {"title": "x", "tags": ["home"] * 21}, "tags"),
+        ("add_task", {"title": "x", "due_date": "2030-01-01", "reminders": "15"}, "reminders"),
+        ("update_task", {"task_id": 1, "tags": None}, "tags"),
+        ("list_tasks", {"tag": ""}, "tag"),
         ("add_task", {"title": "x", "due_time": "09:00"}, "due_time"),
         ("add_task", {"title": "x", "due_date": "2030-02-30"}, "due_date"),
         ("add_task", {"title": "x", "timezone": "Mars/Olympus_Mons"}, "timezone"),

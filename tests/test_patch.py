@@ -69,6 +69,23 @@ def test_merge_patch_content_type_is_taken(api: Api) -> None:
     assert answer.status_code == 200 and answer.json()["title"] == "merged"
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/json-patch+json", "application/vnd.api+json", "text/plain"]
+)
+def test_a_patch_that_is_not_a_merge_patch_is_a_415(api: Api, content_type: str) -> None:
+    """A JSON Patch (RFC 6902) is another format, not a malformed merge patch (a 422)."""
+    task = api.create()
+    answer = api.client.patch(
+        f"/api/alice/tasks/{task['id']}",
+        content=b'[{"op": "replace", "path": "/title", "value": "x"}]',
+        headers=auth() | {"Content-Type": content_type},
+    )
+    assert answer.status_code == 415
+    assert answer.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "application/merge-patch+json" in answer.json()["detail"]
+    assert [(row["title"], row["version"]) for row in api.rows()] == [("Buy milk", 1)]
+
+
 def test_patch_of_a_task_that_is_not_yours_is_404(api: Api) -> None:
     bobs = api.create("bob", "bob's")
     answer = api.client.patch(

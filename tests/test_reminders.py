@@ -157,6 +157,15 @@ def test_a_bad_window_is_refused_naming_the_parameter(
     assert any(field in key for key in response.json()["field_errors"]), response.json()
 
 
+@pytest.mark.parametrize("parameter", ["from", "to"])
+def test_a_plus_sent_as_it_is_is_told_to_be_sent_as_2b(api: Api, parameter: str) -> None:
+    # An unencoded `+` in a query string is a space by the time it is read.
+    response = api.client.get(f"{REMINDERS}?{parameter}=2031-06-10T09:00:00+02:00", headers=auth())
+    assert response.status_code == 422, response.text
+    [message] = response.json()["field_errors"][parameter]
+    assert "%2B" in message and "2031-06-10T09:00:00%2B02:00" in message, message
+
+
 def test_a_window_of_31_days_is_allowed(api: Api) -> None:
     create(api, due_date="2031-07-01", due_time="23:59", reminders=[0])
     assert len(window(api, "2031-06-01T00:00:00Z", "2031-07-02T00:00:00Z")) == 1

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.conftest import BACKENDS, Api, auth
+from tests.conftest import Api, auth, postgresql_only
 from todo_api.listing import ListParams, page_statement
 
 # Titles and descriptions of every kind the search must read: words inside words, case and
@@ -129,11 +129,6 @@ def test_q_pages_and_sorts_like_any_list(api: Api, stored: list[dict[str, Any]])
         link = answer.headers.get("link")
         query = link[1 : link.index(">")] if link else ""
     assert walked == everything
-
-
-postgresql_only = pytest.mark.parametrize(
-    "database_url", [backend for backend in BACKENDS if backend == "postgresql"], indirect=True
-)
 
 
 def _bucket_neighbour(api: Api, user: str) -> str:

@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import text
 
 from tests.conftest import SECRET, Api, auth, make_token
 from tests.serving import Service
+from todo_api import cursors
 from todo_api.errors import SyncCursorExpired
 from todo_api.settings import Settings
 from todo_api.sync import ChangesParams, changes, purge_tombstones
@@ -205,11 +208,34 @@ def test_each_user_syncs_only_their_own_tasks(api: Api) -> None:
     alice_cursor = ask(api)["cursor"]
     api.create("bob", "bob's")
     create(api, "alice's")
-    # A cursor is a position only: with bob's token it still answers bob's tasks alone.
+    # Alice's cursor is refused for bob, never read as a position among his own changes.
     seen = api.client.get("/api/bob/changes", params={"since": alice_cursor}, headers=auth("bob"))
-    assert [task["title"] for task in seen.json()["tasks"]] == ["bob's"]
+    assert seen.status_code == 422 and "made for another user" in seen.json()["detail"]
+    assert list(seen.json()["field_errors"]) == ["since"]
     assert api.client.get(CHANGES, headers=auth("bob")).status_code == 403
     assert api.client.get(CHANGES).status_code == 401
+
+
+def test_a_list_cursor_as_since_is_said_to_be_one(api: Api) -> None:
+    create(api, "a")
+    create(api, "b")
+    link = api.client.get(f"{TASKS}?limit=1", headers=auth()).headers["link"]
+    list_cursor = link[link.index("cursor=") + 7 : link.index(">")]
+    answer = api.client.get(CHANGES, params={"since": list_cursor}, headers=auth())
+    assert answer.status_code == 422 and answer.json()["error_code"] == "INVALID_CURSOR"
+    assert answer.json()["detail"].startswith("This is a list page's cursor")
+    assert "altered" not in answer.json()["detail"]
+
+
+def test_a_sync_cursor_made_before_users_were_sealed_in_still_works(api: Api) -> None:
+    """Devices keep their sync cursors across an upgrade: one without its user is still read."""
+    create(api, "before")
+    cursor = ask(api)["cursor"]
+    payload = cursors.unseal(cursor, cursors.SYNC, "since", "alice")
+    raw = orjson.dumps(payload)
+    legacy = cursors._b64(raw) + "." + cursors._b64(cursors._checksum(raw, cursors.SYNC))
+    create(api, "after")
+    assert [task["title"] for task in ask(api, since=legacy)["tasks"]] == ["after"]
 
 
 def _apply(state: dict[int, Any], answer: dict[str, Any]) -> None:
@@ -219,20 +245,32 @@ def _apply(state: dict[int, Any], answer: dict[str, Any]) -> None:
         state.pop(task_id, None)
 
 
+@pytest.fixture(scope="module")
+def hammered(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Service]]:
+    """One instance (SQLite) or two (PostgreSQL) for every round: each round has its own user."""
+    database_url = settings.database.sync_url.render_as_string(hide_password=False)
+    directory = tmp_path_factory.mktemp("hammered")
+    instances = 1 if settings.database.is_sqlite else 2
+    services = [
+        Service(directory, {"DATABASE_URL": database_url, "BETTER_AUTH_SECRET": SECRET}).start()
+        for _ in range(instances)
+    ]
+    yield services
+    for service in services:
+        service.stop()
+
+
 @pytest.mark.parametrize("round_", range(HAMMER_ROUNDS))
 def test_a_reader_applying_changes_ends_with_the_servers_tasks_under_concurrent_writers(
-    settings: Settings, tmp_path: Path, round_: int
+    hammered: list[Service], round_: int
 ) -> None:
     """Writer processes hammer one user's tasks through one instance (SQLite) or two
     (PostgreSQL); a reader keeps applying `/changes` with a small page meanwhile. When the
     writers are done, one more sync must leave the reader with exactly the server's tasks."""
-    database_url = settings.database.sync_url.render_as_string(hide_password=False)
     user = f"hammer-{uuid.uuid4().hex[:8]}"
-    instances = 1 if settings.database.is_sqlite else 2
-    services = [
-        Service(tmp_path, {"DATABASE_URL": database_url, "BETTER_AUTH_SECRET": SECRET}).start()
-        for _ in range(instances)
-    ]
+    services = hammered
     token = make_token(user, lifetime=timedelta(minutes=30))
     urls = [service.url for service in services]
     writers = [
@@ -269,7 +307,5 @@ def test_a_reader_applying_changes_ends_with_the_servers_tasks_under_concurrent_
     finally:
         for writer in writers:
             writer.kill() if writer.poll() is None else None
-        for service in services:
-            service.stop()
     assert server, "the writers left no tasks: nothing was compared"
     assert state == {task["id"]: task for task in server}

@@ -56,7 +56,6 @@ def test_create_ignores_owner_and_id_sent_in_the_body(api: Api) -> None:
             "title": "mine",
             "user_id": "mallory",
             "id": 999,
-            "completed": True,
             "created_at": "2000-01-01T00:00:00+00:00",
         },
         headers=auth("alice"),
@@ -67,6 +66,53 @@ def test_create_ignores_owner_and_id_sent_in_the_body(api: Api) -> None:
     assert task["id"] != 999
     assert task["completed"] is False
     assert parse_time(task["created_at"]).year > 2000
+
+
+def test_a_task_read_can_be_sent_back_as_it_is(api: Api) -> None:
+    """Every read-only field of a task as answered is accepted and ignored, on create, PUT and
+    PATCH: a client may send back the object it read."""
+    read = api.create(title="first", due_date="2026-12-08", recurrence="FREQ=DAILY")
+    copy = api.client.post("/api/alice/tasks", json=read | {"title": "copy"}, headers=auth())
+    assert copy.status_code == 201, copy.text
+    assert copy.json()["id"] != read["id"] and copy.json()["version"] == 1
+    for method in ("PUT", "PATCH"):
+        sent = read | {"title": method, "version": 99, "next_task_id": 5}
+        answer = api.client.request(
+            method, f"/api/alice/tasks/{read['id']}", json=sent, headers=auth()
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["title"] == method and answer.json()["next_task_id"] is None
+
+
+def test_completed_is_honoured_on_create(api: Api) -> None:
+    done = api.create(title="done already", completed=True)
+    assert done["completed"] is True
+    assert parse_time(done["completed_at"]) == parse_time(done["created_at"])
+    pending = api.create(title="pending", completed=False)
+    assert pending["completed"] is False and pending["completed_at"] is None
+    assert [row["completed"] in (True, 1) for row in api.rows()] == [True, False]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true", None])
+def test_completed_is_validated_alike_on_create_put_and_patch(api: Api, value: object) -> None:
+    task = api.create(title="kept")
+    answers = [
+        api.client.post(
+            "/api/alice/tasks", json={"title": "x", "completed": value}, headers=auth()
+        ),
+        api.client.put(
+            f"/api/alice/tasks/{task['id']}",
+            json={"title": "x", "completed": value},
+            headers=auth(),
+        ),
+        api.client.patch(
+            f"/api/alice/tasks/{task['id']}", json={"completed": value}, headers=auth()
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        assert list(answer.json()["field_errors"]) == ["completed"]
+    assert [(row["title"], row["version"]) for row in api.rows()] == [("kept", 1)]
 
 
 def test_description_is_optional_and_may_be_empty(api: Api) -> None:

@@ -41,6 +41,38 @@ def test_invalid_create_bodies(api: Api, body: dict[str, Any], field: str) -> No
     assert api.rows() == []
 
 
+@pytest.mark.parametrize(
+    ("body", "unknown", "hint"),
+    [
+        ({"title": "x", "dueDate": "2026-12-08"}, ["dueDate"], "due_date"),
+        ({"title": "x", "tz": "Europe/Berlin"}, ["tz"], "timezone"),
+        ({"title": "x", "isCompleted": True, "Priority": "high"}, ["isCompleted", "Priority"], ""),
+        ({"title": "x", "list": "Work"}, ["list"], ""),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_an_unknown_body_field_is_a_422_naming_it(
+    api: Api, method: str, body: dict[str, Any], unknown: list[str], hint: str
+) -> None:
+    """Dropped in silence, a misspelt field would leave the client believing it was saved."""
+    task = api.create(title="kept")
+    path = "/api/alice/tasks" + ("" if method == "POST" else f"/{task['id']}")
+    response = api.client.request(method, path, json=body, headers=auth("alice"))
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert sorted(error["field_errors"]) == sorted(unknown)
+    assert hint in error["field_errors"][unknown[0]][0]
+    assert [(row["title"], row["version"]) for row in api.rows()] == [("kept", 1)]
+
+
+def test_an_unknown_field_in_a_tag_rename_is_a_422(api: Api) -> None:
+    api.create(title="kept", tags=["work"])
+    response = api.client.patch(
+        "/api/alice/tags/work", json={"name": "office", "color": "red"}, headers=auth("alice")
+    )
+    assert list(assert_error(response, 422, "VALIDATION_ERROR")["field_errors"]) == ["color"]
+    assert api.rows()[0]["tags"] in (["work"], '["work"]')
+
+
 def test_title_of_exactly_200_after_trimming_is_accepted(api: Api) -> None:
     assert api.create(title=f"  {'x' * 200}  ")["title"] == "x" * 200
 

@@ -56,6 +56,12 @@ class BadRequest(ApiError):
     message = "Request is not valid HTTP"
 
 
+class NotEntityTags(BadRequest):
+    """An If-Match or If-None-Match that is not a list of entity tags (`1` for `"1"`)."""
+
+    message = "If-Match and If-None-Match take * or entity tags in double quotes"
+
+
 class HeadersTooLarge(ApiError):
     """A request head over MAX_HEADER_BYTES; answered by the server (`protocol`)."""
 
@@ -86,12 +92,18 @@ class MissingToken(ApiError):
 
 
 class InvalidToken(ApiError):
+    """A token that is not accepted; `description` says which case (`auth.tokens` words it),
+    in the body and in RFC 6750's `error_description`."""
+
     status_code = 401
     error_code = "INVALID_TOKEN"
     message = "Invalid or expired token"
 
-    def __init__(self) -> None:
-        super().__init__(headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'})
+    def __init__(self, description: str | None = None) -> None:
+        challenge = f'{BEARER_CHALLENGE}, error="invalid_token"'
+        if description is not None:
+            challenge += f', error_description="{description}"'
+        super().__init__(description, headers={"WWW-Authenticate": challenge})
 
 
 class Forbidden(ApiError):
@@ -182,6 +194,10 @@ class UnsupportedMediaType(ApiError):
     status_code = 415
     error_code = "UNSUPPORTED_MEDIA_TYPE"
     message = "The body must be JSON: send Content-Type: application/json"
+    merge_patch = (
+        "A PATCH body is a JSON Merge Patch: send Content-Type: application/merge-patch+json "
+        "or application/json (JSON Patch, application/json-patch+json, is not supported)"
+    )
 
 
 class TaskLimitReached(ApiError):

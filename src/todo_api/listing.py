@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from pydantic.config import JsonDict
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -48,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col
 
-from todo_api.cursors import ALTERED, seal, unseal
+from todo_api.cursors import ALTERED, LIST_PAGE, seal, unseal
 from todo_api.derived import case_key
 from todo_api.errors import InvalidCursor
 from todo_api.models import (
@@ -64,9 +65,6 @@ from todo_api.schemas import Tag, storable
 from todo_api.task_json import task_object
 
 MAX_PAGE = 500
-# The checksum's personalisation ("todo-api-cursor") as before sync cursors existed: a walk
-# through a list's pages that spans a deploy goes on.
-_KIND = b"cursor"
 # What each sort key compares: a title by its case-folded key, a priority by its rank.
 _COLUMNS = inspect(Task).columns
 # Each sort key and the column it compares: a title by its case-folded key.
@@ -91,11 +89,32 @@ _NULLABLE = frozenset(key for key, name in _SORT_COLUMNS.items() if _COLUMNS[nam
 _PRIORITIES = list(Priority)
 
 
-def _list_of(names: Sequence[str], signed: bool = False) -> str:
-    """A pattern for comma-separated names (each optionally `-`-prefixed): what the published
-    schema says and what the validator checks are one regular expression."""
-    one = ("-?" if signed else "") + "(" + "|".join(names) + ")"
-    return f"^{one}(,{one})*$"
+@dataclass(frozen=True, slots=True)
+class _NameList:
+    """Comma-separated names, each optionally `-`-prefixed if `signed`: the published schema
+    says it as a pattern, and the validator refuses an unknown name in words (a regular
+    expression is no answer to a misspelt key)."""
+
+    names: tuple[str, ...]
+    kind: str
+    plural: str
+    signed: bool = False
+
+    @property
+    def schema(self) -> JsonDict:
+        one = ("-?" if self.signed else "") + "(" + "|".join(self.names) + ")"
+        return {"pattern": f"^{one}(,{one})*$"}
+
+    def __call__(self, value: str) -> str:
+        for given in value.split(","):
+            name = given.removeprefix("-") if self.signed else given
+            if name not in self.names:
+                listed = ", ".join(self.names)
+                signs = ", each optionally prefixed with - for descending" if self.signed else ""
+                raise ValueError(
+                    f"unknown {self.kind} {name!r}; the {self.plural} are {listed}{signs}"
+                )
+        return value
 
 
 # An instant as RFC 3339 writes it, offset included (not a number of seconds, which pydantic
@@ -109,13 +128,31 @@ _INSTANT = re.compile(
 def _instant(value: object) -> object:
     if isinstance(value, str) and _INSTANT.fullmatch(value):
         return value
+    if isinstance(value, str):
+        # A `+` sent unencoded in a query string arrives as a space: the user did send an
+        # offset, so the answer says how to send it rather than that it is missing.
+        before, space, after = value.rpartition(" ")
+        if space and _INSTANT.fullmatch(f"{before}+{after}"):
+            raise ValueError(
+                "has a space where its offset's + belongs: a + in a URL's query string means a "
+                f"space, so send it as %2B ({before}%2B{after})"
+            )
     raise ValueError("must be a date and time with its offset, such as 2026-05-04T09:00:00+02:00")
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_instant)]
 
-_PRIORITY_LIST = _list_of([p.value for p in Priority])
-_SORT_LIST = _list_of(list(SORT_KEYS), signed=True)
+_PRIORITY_LIST = _NameList(tuple(p.value for p in Priority), "priority", "levels")
+_SORT_LIST = _NameList(tuple(SORT_KEYS), "sort key", "keys", signed=True)
+_Priorities = Annotated[
+    str, AfterValidator(_PRIORITY_LIST), Field(json_schema_extra=_PRIORITY_LIST.schema)
+]
+_SortKeys = Annotated[str, AfterValidator(_SORT_LIST), Field(json_schema_extra=_SORT_LIST.schema)]
+
+
+def _search(text: str | None) -> str | None:
+    # An emptied search box sends `q=`: no search, as without `q`, rather than a 422.
+    return storable(text) if text else None
 
 
 class ListParams(BaseModel):
@@ -127,7 +164,7 @@ class ListParams(BaseModel):
     status: Literal["all", "pending", "completed"] = Field(
         default="all", description="`pending`: not completed; `completed`: completed"
     )
-    priority: Annotated[str, StringConstraints(pattern=_PRIORITY_LIST)] | None = Field(
+    priority: _Priorities | None = Field(
         default=None,
         description="One or more of `none`, `low`, `medium`, `high`, comma-separated "
         "(`high,medium`)",
@@ -136,13 +173,10 @@ class ListParams(BaseModel):
         default_factory=list,
         description="Repeatable: tasks that carry every tag given, case-insensitively",
     )
-    q: (
-        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable)]
-        | None
-    ) = Field(
+    q: Annotated[str | None, StringConstraints(max_length=200), AfterValidator(_search)] = Field(
         default=None,
         description="Tasks whose title or description contains this text, case-insensitively "
-        "in any script; `%`, `_` and `\\` are ordinary characters",
+        "in any script; `%`, `_` and `\\` are ordinary characters. Empty: no search",
     )
     due_after: Instant | None = Field(
         default=None, description="Tasks due at or after this instant (ISO 8601 with offset)"
@@ -153,11 +187,11 @@ class ListParams(BaseModel):
     has_due: bool | None = Field(
         default=None, description="Only tasks with (or without) a due date"
     )
-    sort: Annotated[str, StringConstraints(pattern=_SORT_LIST)] = Field(
+    sort: _SortKeys = Field(
         default="id",
-        description="Keys among id, created_at, updated_at, due_at, priority, title, "
-        "completed_at, comma-separated, each `-` for descending. Tasks with no value come "
-        "last; ties end in id ascending (`-priority,due_at`); a key given again is ignored",
+        description=f"Keys among {', '.join(SORT_KEYS)}, comma-separated, each `-` for "
+        "descending. Tasks with no value come last; ties end in id ascending "
+        "(`-priority,due_at`); a key given again is ignored",
     )
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = Field(
         default=None,
@@ -319,7 +353,7 @@ def page_statement(
     """The statement for one page (or the whole list, without `limit`), and its parameters.
     Each row is one task's JSON followed by its sort keys' values, which a cursor records."""
     sort_keys = params.sort_keys
-    after = decode_cursor(params.cursor, params, len(sort_keys)) if params.cursor else None
+    after = decode_cursor(params.cursor, params, user_id) if params.cursor else None
     q_key = None if params.q is None else case_key(params.q)
     shape = _Shape(
         dialect=dialect,
@@ -352,31 +386,31 @@ def page_statement(
     return _statement(shape), values
 
 
-def page(rows: Sequence[Any], params: ListParams) -> Page:
+def page(rows: Sequence[Any], params: ListParams, user_id: str) -> Page:
     """The body of the rows that belong to this page, and the cursor after its last row."""
     more = params.limit is not None and len(rows) > params.limit
     shown = rows[: params.limit] if more else rows
     body = "[" + ",".join(row[0] for row in shown) + "]"
-    return Page(body, encode_cursor(tuple(shown[-1][1:]), params) if more else None)
+    return Page(body, encode_cursor(tuple(shown[-1][1:]), params, user_id) if more else None)
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def encode_cursor(values: tuple[Any, ...], params: ListParams) -> str:
+def encode_cursor(values: tuple[Any, ...], params: ListParams, user_id: str) -> str:
     """Where the next page starts: the last task's sort key values, and the filters and sort
     they are for."""
     keys = [value.isoformat() if isinstance(value, datetime) else value for value in values]
-    return seal({"f": params.fingerprint(), "k": keys}, _KIND)
+    return seal({"f": params.fingerprint(), "k": keys}, LIST_PAGE, user_id)
 
 
-def decode_cursor(cursor: str, params: ListParams, count: int) -> tuple[Any, ...]:
-    payload = unseal(cursor, _KIND, "cursor")
+def decode_cursor(cursor: str, params: ListParams, user_id: str) -> tuple[Any, ...]:
+    payload = unseal(cursor, LIST_PAGE, "cursor", user_id)
     fingerprint, keys = payload.get("f"), payload.get("k")
     if fingerprint != params.fingerprint():
         raise InvalidCursor("This cursor belongs to other filters or another sort")
-    if not isinstance(keys, list) or len(keys) != count:
+    if not isinstance(keys, list) or len(keys) != len(params.sort_keys):
         raise InvalidCursor(ALTERED)
     try:
         return tuple(

@@ -1,9 +1,11 @@
 """What clients send and receive: request bodies, the task as shown, and the error shape."""
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -12,12 +14,17 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    ModelWrapValidatorHandler,
+    StrictBool,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.config import JsonDict
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from todo_api import recurrence
 from todo_api.derived import ZONES, case_key
@@ -108,10 +115,21 @@ def _time(value: object) -> object:
     raise ValueError("must be a time of day, HH:MM (00:00 to 23:59)")
 
 
+# Zone names compare case-sensitively, so `europe/berlin` is refused; this names the zone it
+# meant instead of leaving the user to guess what is wrong with it.
+_ZONES_BY_KEY = {case_key(zone): zone for zone in ZONES}
+
+
 def _zone(value: str | None) -> str | None:
-    if value is not None and value not in ZONES:
-        raise ValueError("must be an IANA time zone name, such as Europe/Berlin or UTC")
-    return value
+    if value is None or value in ZONES:
+        return value
+    meant = _ZONES_BY_KEY.get(case_key(value))
+    if meant is not None:
+        raise ValueError(f"unknown time zone {value!r}; did you mean {meant!r}?")
+    raise ValueError(
+        f"unknown time zone {value!r}; it must be an IANA time zone name, such as "
+        "Europe/Berlin or UTC"
+    )
 
 
 # The years EARLIEST_DUE_DATE to LATEST_DUE_DATE, for the published schema.
@@ -261,15 +279,86 @@ def _omitted(description: str) -> Any:
     return Field(default=None, description=description, json_schema_extra=not_null_in_schema)
 
 
-class TaskCreate(BaseModel):
+class RequestBody(BaseModel):
+    """A JSON request body. A field the endpoint does not take is a 422 naming it: dropped in
+    silence, a misspelt one (`dueDate`) would leave the client believing it saved what it did
+    not. Fields in `ignored_fields` are accepted and dropped."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    @classmethod
+    def ignored_fields(cls) -> frozenset[str]:
+        return frozenset()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _known_fields_only(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, dict) and not cls.ignored_fields().isdisjoint(data):
+            data = {name: value for name, value in data.items() if name not in cls.ignored_fields()}
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            if all(error["type"] != "extra_forbidden" for error in errors):
+                raise
+            # Each error as it was (its type and words), but an unknown field's, which says
+            # which fields there are.
+            raise ValidationError.from_exception_data(
+                exc.title,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            error["type"],
+                            _unknown(str(error["loc"][-1]), cls.model_fields)
+                            if error["type"] == "extra_forbidden"
+                            else error["msg"],
+                        ),
+                        loc=error["loc"],
+                        input=error["input"],
+                    )
+                    for error in errors
+                ],
+            ) from None
+
+
+def _unknown(name: str, fields: Iterable[str]) -> str:
+    """The error of an unknown field: the field it may have meant, or every field there is."""
+    close = difflib.get_close_matches(name.lower(), list(fields), n=1, cutoff=0.75)
+    if close:
+        return f"Unknown field; did you mean {close[0]}?"
+    return f"Unknown field; the fields are {', '.join(fields)}"
+
+
+def _task_body_schema(required: bool) -> Callable[[JsonDict], None]:
+    """A task body's published schema: its fields, then the fields only read (accepted with any
+    value, and ignored), then its rules about due dates."""
+
+    def complete(schema: JsonDict) -> None:
+        properties = schema.setdefault("properties", {})
+        assert isinstance(properties, dict)
+        for name in sorted(READ_ONLY_TASK_FIELDS):
+            properties[name] = {"readOnly": True, "description": "Read-only: ignored if sent"}
+        schema.update(_each_needs_a_date(required))
+
+    return complete
+
+
+class TaskCreate(RequestBody):
     """A POST body. Every field is a column of `tasks` of the same name: the store writes them
     all, so a field added here is stored without another list to update."""
 
-    # Unknown fields (a client echoing `id` or `user_id` back) are ignored, never stored.
-    model_config = ConfigDict(strict=True, json_schema_extra=_each_needs_a_date(required=True))
+    model_config = ConfigDict(json_schema_extra=_task_body_schema(required=True))
+
+    @classmethod
+    def ignored_fields(cls) -> frozenset[str]:
+        # A client may send back the task as it read it.
+        return READ_ONLY_TASK_FIELDS
 
     title: Title
     description: Description = None
+    completed: StrictBool = Field(
+        default=False, description="`completed_at` is set to now when it is true"
+    )
     priority: PriorityLevel = Priority.NONE
     tags: Tags = Field(default_factory=list)
     due_date: DueDate = None
@@ -287,12 +376,17 @@ class TaskCreate(BaseModel):
         return value
 
 
-class TaskPatch(BaseModel):
+class TaskPatch(RequestBody):
     """A PATCH body, a JSON Merge Patch (RFC 7396): a field present changes, a field absent
-    stays; `null` clears `description`, and is refused where a field cannot be empty. These are
-    the fields any write may change, each a column of `tasks` of the same name."""
+    stays; `null` clears `description`, `due_date`, `due_time`, `timezone` and `recurrence`, and
+    is a 422 for `title`, `completed`, `priority`, `tags` and `reminders`. These are the fields
+    any write may change, each a column of `tasks` of the same name."""
 
-    model_config = ConfigDict(strict=True, json_schema_extra=_each_needs_a_date(required=False))
+    model_config = ConfigDict(json_schema_extra=_task_body_schema(required=False))
+
+    @classmethod
+    def ignored_fields(cls) -> frozenset[str]:
+        return READ_ONLY_TASK_FIELDS
 
     title: Title | None = _omitted("Left unchanged when omitted; never null")
     description: Description = None
@@ -363,10 +457,12 @@ class TaskPublic(BaseModel):
     )
 
 
-class TagRename(BaseModel):
-    model_config = ConfigDict(strict=True)
-
+class TagRename(RequestBody):
     name: Annotated[Tag, AfterValidator(_without_control_characters)]
+
+
+# What a client reads of a task but cannot write: accepted in a body and ignored.
+READ_ONLY_TASK_FIELDS = frozenset(TaskPublic.model_fields) - frozenset(TaskPatch.model_fields)
 
 
 class TagSummary(BaseModel):

@@ -83,7 +83,7 @@ _NEW_TASK = (
     *TaskCreate.model_fields,
     *DERIVED,
     "user_id",
-    "completed",
+    "completed_at",
     "created_at",
     "updated_at",
     "series_start",
@@ -276,7 +276,7 @@ def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
 def list_page(connection: Connection, user_id: str, params: ListParams) -> Page:
     """The tasks the parameters ask for, one page of them with `limit`."""
     statement, values = page_statement(connection.dialect.name, user_id, params)
-    return page(connection.execute(statement, values).all(), params)
+    return page(connection.execute(statement, values).all(), params, user_id)
 
 
 def get_task(
@@ -302,12 +302,14 @@ def _insert(
     connection: Connection, user_id: str, values: dict[str, Any], limit: int
 ) -> StoredTask | None:
     now = datetime.now(UTC)
+    completed = values.get("completed", False)
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters |= {
         "owner_id": user_id,
         "limit": limit,
         "new_user_id": user_id,
-        "new_completed": False,
+        "new_completed": completed,
+        "new_completed_at": now if completed else None,
         "new_created_at": now,
         "new_updated_at": now,
     }

@@ -54,7 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import col
 
-from todo_api.cursors import ALTERED, seal, unseal
+from todo_api.cursors import ALTERED, SYNC, seal, unseal
 from todo_api.database import Database
 from todo_api.errors import InvalidCursor, SyncCursorExpired
 from todo_api.models import SyncClock, Task, TaskTombstone, UTCDateTime
@@ -63,7 +63,6 @@ from todo_api.task_json import DIALECTS, task_object
 logger = logging.getLogger(__name__)
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
-_KIND = b"sync"
 _SNAPSHOT = re.compile(r"(?P<xmin>[0-9]{1,19}):[0-9]{1,19}:([0-9]{1,19}(,[0-9]{1,19})*)?")
 
 
@@ -231,7 +230,7 @@ def read_changes(
 ) -> ChangesPage:
     """One page of what changed in the user's tasks after `since_cursor` (everything, without)."""
     dialect = connection.dialect.name
-    window = _decode(since_cursor, dialect, retention, now) if since_cursor else None
+    window = _decode(since_cursor, user_id, dialect, retention, now) if since_cursor else None
     since = window.since if window else None
     upper = window.upper if window else None
     after = window.after if window else None
@@ -250,11 +249,12 @@ def read_changes(
     shown = found[:limit]
     issued = window.issued if window else now
     # Within the window, after each row; after the window's last, the next window.
-    cursors = [_encode(issued, since, end, (row.seq, row.id)) for row in shown]
+    cursors = [_encode(user_id, issued, since, end, (row.seq, row.id)) for row in shown]
     if not more:
-        cursors[-1:] = [_encode(now, end, None, None)]
+        cursors[-1:] = [_encode(user_id, now, end, None, None)]
     listed = [Change(row.task, row.id, cursor) for row, cursor in zip(shown, cursors, strict=False)]
-    return ChangesPage(listed, cursors[-1] if shown else _encode(now, end, None, None), more)
+    last = cursors[-1] if shown else _encode(user_id, now, end, None, None)
+    return ChangesPage(listed, last, more)
 
 
 def changes(
@@ -320,14 +320,19 @@ def position(connection: Connection) -> str | int:
 
 
 def start_cursor(
-    connection: Connection, resume: str | None, retention: timedelta, now: datetime
+    connection: Connection,
+    user_id: str,
+    resume: str | None,
+    parameter: str,
+    retention: timedelta,
+    now: datetime,
 ) -> str:
-    """Where a live stream starts: the cursor it resumes from, checked (422, 410), or the
-    position now, so that it sends what changes from here on."""
+    """Where a live stream starts: the cursor it resumes from, given as `parameter` and checked
+    (422, 410), or the position now, so that it sends what changes from here on."""
     if resume is not None:
-        _decode(resume, connection.dialect.name, retention, now)
+        _decode(resume, user_id, connection.dialect.name, retention, now, parameter)
         return resume
-    return _encode(now, position(connection), None, None)
+    return _encode(user_id, now, position(connection), None, None)
 
 
 def users_with_changes(
@@ -343,6 +348,7 @@ def users_with_changes(
 
 
 def _encode(
+    user_id: str,
     issued: datetime,
     since: str | int | None,
     upper: str | int | None,
@@ -351,22 +357,29 @@ def _encode(
     payload: dict[str, Any] = {"t": int(issued.timestamp()), "s": since}
     if upper is not None:
         payload |= {"u": upper, "a": list(after) if after else None}
-    return seal(payload, _KIND)
+    return seal(payload, SYNC, user_id)
 
 
-def _decode(cursor: str, dialect: str, retention: timedelta, now: datetime) -> _Window:
-    payload = unseal(cursor, _KIND, "since")
+def _decode(
+    cursor: str,
+    user_id: str,
+    dialect: str,
+    retention: timedelta,
+    now: datetime,
+    parameter: str = "since",
+) -> _Window:
+    payload = unseal(cursor, SYNC, parameter, user_id)
     issued_at, since, upper, after = (payload.get(k) for k in ("t", "s", "u", "a"))
     if type(issued_at) is not int or not _position(since, dialect, nullable=True):
-        raise InvalidCursor(ALTERED, "since")
+        raise InvalidCursor(ALTERED, parameter)
     if upper is not None and not _position(upper, dialect, nullable=False):
-        raise InvalidCursor(ALTERED, "since")
+        raise InvalidCursor(ALTERED, parameter)
     if after is not None and not (
         isinstance(after, list)
         and len(after) == 2
         and all(type(v) is int and 0 <= v < 2**63 for v in after)
     ):
-        raise InvalidCursor(ALTERED, "since")
+        raise InvalidCursor(ALTERED, parameter)
     issued = datetime.fromtimestamp(issued_at, UTC)
     if now - issued > retention:
         raise SyncCursorExpired

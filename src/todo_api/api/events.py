@@ -66,8 +66,9 @@ async def stream_events(
     watcher: Watcher = request.app.state.watcher
     principal: Principal = request.state.principal
     retention = timedelta(days=settings.sync_retention_days)
-    resume = last_event_id or since
-    start = await db.run(sync.start_cursor, resume, retention, datetime.now(UTC))
+    resume, parameter = (last_event_id, "Last-Event-ID") if last_event_id else (since, "since")
+    now = datetime.now(UTC)
+    start = await db.run(sync.start_cursor, user_id, resume, parameter, retention, now)
     registration = ExitStack()
     wake = registration.enter_context(watcher.registered(user_id))
     if asked_for_head(request.scope):

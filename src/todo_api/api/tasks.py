@@ -36,6 +36,7 @@ from todo_api.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     InvalidCursor,
+    NotEntityTags,
     PayloadTooLarge,
     PreconditionFailed,
     TaskLimitReached,
@@ -81,10 +82,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 NOT_FOUND = error_responses(TaskNotFound)
 WITH_BODY = error_responses(PayloadTooLarge, UnsupportedMediaType)
-CONDITIONAL = error_responses(PreconditionFailed)
+CONDITIONAL = error_responses(PreconditionFailed, NotEntityTags)
 ONE_TASK: Responses = {status.HTTP_200_OK: {"headers": ETAG_HEADER}}
 NOT_MODIFIED: Responses = {
-    status.HTTP_304_NOT_MODIFIED: {"description": "If-None-Match named this ETag"}
+    status.HTTP_304_NOT_MODIFIED: {"description": "If-None-Match named this ETag"},
+    **error_responses(NotEntityTags),
 }
 
 
@@ -220,7 +222,8 @@ async def update_task(
     summary="Change some fields of a task",
     description="A JSON Merge Patch (RFC 7396), as `application/json` or "
     "`application/merge-patch+json`: fields present change, fields absent stay, `null` clears "
-    "`description`. An empty object changes nothing.",
+    "`description`, `due_date`, `due_time`, `timezone` and `recurrence`; a `null` `title`, "
+    "`completed`, `priority`, `tags` or `reminders` is a 422. An empty object changes nothing.",
     openapi_extra={
         "requestBody": {
             "content": {

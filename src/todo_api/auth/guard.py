@@ -10,7 +10,13 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
-from todo_api.auth.tokens import KeysUnavailable, Principal, TokenRejected, TokenVerifier
+from todo_api.auth.tokens import (
+    NOT_BEARER,
+    KeysUnavailable,
+    Principal,
+    TokenRejected,
+    TokenVerifier,
+)
 from todo_api.errors import (
     AuthKeysUnavailable,
     Forbidden,
@@ -37,13 +43,13 @@ async def authenticate(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise InvalidToken
+        raise InvalidToken(NOT_BEARER)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return await verifier.verify(token)
     except TokenRejected as exc:
         logger.info("token rejected: %s", exc)
-        raise InvalidToken from None
+        raise InvalidToken(exc.public) from None
     except KeysUnavailable as exc:
         logger.warning("token not verifiable now: %s", exc)
         raise AuthKeysUnavailable from None
@@ -56,6 +62,13 @@ class OwnerRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None
+        # A PATCH body is a JSON Merge Patch (RFC 7396); a JSON Patch (RFC 6902), though
+        # `+json` too, is another format, which this API does not read.
+        is_body, refusal = (
+            (is_merge_patch, UnsupportedMediaType.merge_patch)
+            if "PATCH" in (self.methods or ())
+            else (is_json, None)
+        )
 
         async def owner_only(request: Request) -> Response:
             principal = await authenticate(request)
@@ -63,17 +76,25 @@ class OwnerRoute(APIRoute):
                 raise Forbidden
             request.state.principal = principal
             # FastAPI keeps the body it reads here for the handler.
-            if takes_body and await request.body() and not is_json(request):
-                raise UnsupportedMediaType
+            if takes_body and await request.body() and not is_body(request):
+                raise UnsupportedMediaType(refusal)
             return await handler(request)
 
         return owner_only
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
 def is_json(request: Request) -> bool:
     """`application/json` or a `+json` type (`application/merge-patch+json`), with any
     parameters: what FastAPI parses as JSON. A body without a Content-Type is not JSON."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    media_type = _media_type(request)
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def is_merge_patch(request: Request) -> bool:
+    return _media_type(request) in ("application/json", "application/merge-patch+json")

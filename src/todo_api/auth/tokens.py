@@ -28,7 +28,7 @@ from todo_api.auth.jwks import JwksKeys, KeyNotFound, KeysUnavailable
 from todo_api.models import USER_ID_MAX
 from todo_api.settings import Settings
 
-__all__ = ["KeysUnavailable", "Principal", "TokenRejected", "TokenVerifier"]
+__all__ = ["NOT_BEARER", "KeysUnavailable", "Principal", "TokenRejected", "TokenVerifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,54 @@ MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 4096
 
 
+# What a client is told of a refused token (RFC 6750 `error_description`, and `detail`): which
+# case it is and how to mend it, never which key or which byte. No `"` or `\`, which the
+# header's quoted string could not carry.
+NOT_BEARER = "The Authorization header must be Bearer and the JWT: Bearer eyJ..."
+NOT_A_JWT = (
+    "The token is not a JWT: send the JWT from Better Auth's /api/auth/token or "
+    "authClient.token(), not the session token"
+)
+EXPIRED = "The token has expired: get a fresh one from Better Auth and retry"
+NOT_YET_VALID = "The token is not valid yet (nbf or iat in the future): check the clocks"
+NOT_FOR_THIS_API = (
+    "The token was not issued for this API: its issuer or audience is not BETTER_AUTH_URL"
+)
+BAD_SIGNATURE = "The token's signature does not verify with this API's secret or keys"
+MISSING_CLAIM = "The token lacks a claim this API requires (exp, and sub for the user)"
+WRONG_ALGORITHM = "The token is signed with an algorithm (alg) this API is not configured for"
+NO_USER = f"The token names no usable user: sub must be printable, 1 to {USER_ID_MAX} characters"
+NOT_ACCEPTED = "The token is not valid for this API"
+
+
 class TokenRejected(Exception):
-    """The token is not accepted. The reason is for the server log only, never for the client."""
+    """The token is not accepted. `args[0]`, the exact reason, is for the server log only;
+    `public` is what the client is told (one of the texts above)."""
+
+    def __init__(self, reason: str, public: str = NOT_ACCEPTED) -> None:
+        super().__init__(reason)
+        self.public = public
+
+
+def _rejected(exc: jwt.PyJWTError) -> TokenRejected:
+    """The refusal of a token PyJWT would not decode. PyJWT checks the signature before any
+    claim, so a forged token is told only that its signature fails."""
+    public = NOT_ACCEPTED
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        public = EXPIRED
+    elif isinstance(exc, jwt.ImmatureSignatureError):
+        public = NOT_YET_VALID
+    elif isinstance(exc, jwt.InvalidIssuerError | jwt.InvalidAudienceError):
+        public = NOT_FOR_THIS_API
+    elif isinstance(exc, jwt.MissingRequiredClaimError):
+        public = MISSING_CLAIM
+    elif isinstance(exc, jwt.InvalidSignatureError):
+        public = BAD_SIGNATURE
+    elif isinstance(exc, jwt.InvalidAlgorithmError):
+        public = WRONG_ALGORITHM
+    elif isinstance(exc, jwt.DecodeError):
+        public = NOT_A_JWT
+    return TokenRejected(type(exc).__name__, public)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +161,20 @@ class TokenVerifier:
                 return principal
             del self._verified_hmac[token]
         if len(token) > MAX_TOKEN_LENGTH:
-            raise TokenRejected("token too long")
+            raise TokenRejected("token too long", NOT_A_JWT)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise TokenRejected("malformed token") from exc
+            raise TokenRejected("malformed token", NOT_A_JWT) from exc
         algorithm = header.get("alg")
         if not isinstance(algorithm, str):
-            raise TokenRejected("no algorithm")
+            raise TokenRejected("no algorithm", NOT_A_JWT)
         if algorithm in HMAC_ALGORITHMS and self._secret is not None:
             return self._verify_hmac(token, self._secret)
         if self._jwks is not None and algorithm in self._jwks.algorithms:
             claims = await self._decode_with_published_key(token, header, algorithm)
         else:
-            raise TokenRejected(f"algorithm not accepted: {algorithm[:16]!r}")
+            raise TokenRejected(f"algorithm not accepted: {algorithm[:16]!r}", WRONG_ALGORITHM)
         return Principal(user_id_of(claims), float(claims["exp"]))
 
     def _verify_hmac(self, token: str, secret: str) -> Principal:
@@ -155,7 +201,7 @@ class TokenVerifier:
                 options={"require": ["exp"], "verify_aud": False},
             )
         except jwt.PyJWTError as exc:
-            raise TokenRejected(type(exc).__name__) from exc
+            raise _rejected(exc) from exc
         return claims
 
     async def _decode_with_published_key(
@@ -164,11 +210,11 @@ class TokenVerifier:
         assert self._jwks is not None
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise TokenRejected("no kid")
+            raise TokenRejected("no kid", BAD_SIGNATURE)
         try:
             key = await self._jwks.key_for(kid, algorithm)
         except KeyNotFound as exc:
-            raise TokenRejected(str(exc)) from exc
+            raise TokenRejected(str(exc), BAD_SIGNATURE) from exc
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -180,7 +226,7 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
-            raise TokenRejected(type(exc).__name__) from exc
+            raise _rejected(exc) from exc
         return claims
 
 
@@ -190,9 +236,9 @@ def user_id_of(claims: dict[str, Any]) -> str:
     if user_id is None and isinstance(claims.get("user"), dict):
         user_id = claims["user"].get("id")
     if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_MAX:
-        raise TokenRejected("no usable user id")
+        raise TokenRejected("no usable user id", NO_USER)
     if not user_id.isprintable():
-        raise TokenRejected("user id has control characters")
+        raise TokenRejected("user id has control characters", NO_USER)
     return user_id
 
 

@@ -10,6 +10,7 @@ token's user.
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -21,7 +22,7 @@ from todo_api import store
 from todo_api.database import Database
 from todo_api.errors import Forbidden, TaskLimitReached
 from todo_api.listing import ListParams
-from todo_api.mcp.schemas import USER_ID, input_schema, model_schema
+from todo_api.mcp.schemas import USER_ID, input_schema, list_parameters, listed, model_schema
 from todo_api.models import USER_ID_MAX
 from todo_api.schemas import TaskCreate, TaskPatch, TaskPublic
 from todo_api.settings import Settings
@@ -116,6 +117,11 @@ class TaskTool(Generic[OwnT, FieldsT]):
     def output_schema(self) -> dict[str, Any]:
         return model_schema(self.output)
 
+    @cached_property
+    def lists(self) -> frozenset[str]:
+        """The parameters that take a list, or one item of it."""
+        return list_parameters(self.input_schema)
+
     async def call(self, caller: Caller, arguments: Mapping[str, Any]) -> Answer:
         own, fields = self.parse(caller, arguments)
         return await self.run(caller, own, fields)
@@ -127,6 +133,7 @@ class TaskTool(Generic[OwnT, FieldsT]):
         given = arguments.get(USER_ID)
         if given is not None and given != caller.user_id:
             raise Forbidden("This token does not belong to this user_id; leave user_id out")
+        arguments = listed(arguments, self.lists)
         own_names, field_names = self.own.model_fields.keys(), self.fields.model_fields.keys()
         errors: list[Any] = []
         own = fields = None
