@@ -102,6 +102,7 @@ def test_operations_have_names_a_person_would_write() -> None:
         "patchTask",
         "deleteTask",
         "toggleTask",
+        "quickAddTask",
         "listTags",
         "renameTag",
         "deleteTag",

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import Api, make_token
 from todo_api.api.conditional import ENTITY_TAGS_PATTERN
+from todo_api.models import TITLE_MAX
 from todo_api.openapi import openapi_json
 
 # A schema-valid request may still be refused for the state it meets: 412 when If-Match names
@@ -87,6 +88,12 @@ def send(api: Api, case: Case, headers: dict[str, str]) -> httpx2.Response:
     # which no JSON Schema can say of a string.
     if is_positive(case) and isinstance(case.body, dict):
         case.body.pop("recurrence", None)
+    # And quick add's text: the title it leaves must fit a title (200 characters), which depends
+    # on what is read out of it.
+    if is_positive(case) and case.path.endswith("/quick") and isinstance(case.body, dict):
+        text = case.body.get("text")
+        if isinstance(text, str):
+            case.body["text"] = text[:TITLE_MAX]
     # Schemathesis's coverage phase fills an optional header it is not testing with `0`,
     # whatever its pattern: such an If-Match is rightly a 400, not a valid request.
     if is_positive(case) and case.headers:

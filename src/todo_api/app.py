@@ -26,6 +26,7 @@ from todo_api.middleware import (
     OriginOnlyCORSMiddleware,
     RequestContextMiddleware,
 )
+from todo_api.quickadd import endpoints as quickadd
 from todo_api.settings import Settings, load_settings
 
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = token_verifier
     app.include_router(tasks.router)
+    app.include_router(quickadd.router)
     app.include_router(tags.router)
     app.include_router(reminders.router)
     app.include_router(sync_api.router)
@@ -112,7 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Mcp-Session-Id",
         ],
         # WWW-Authenticate: where an MCP client finds how to get a token (RFC 9728).
-        expose_headers=["X-Request-ID", "Idempotent-Replayed", "ETag", "Link", "WWW-Authenticate"],
+        expose_headers=[
+            "X-Request-ID",
+            "Idempotent-Replayed",
+            "ETag",
+            "Link",
+            "WWW-Authenticate",
+            quickadd.PARSED_HEADER,
+        ],
         allow_credentials=True,
         max_age=600,
     )

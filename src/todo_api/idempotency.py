@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from todo_api.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from todo_api.models import IdempotencyKey
-from todo_api.schemas import TaskCreate
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class StoredAnswer:
     body: str
 
 
-def fingerprint(body: TaskCreate) -> str:
+def fingerprint(body: BaseModel) -> str:
     """The same request, however its JSON was spaced or ordered, has the same fingerprint."""
     canonical = orjson.dumps(body.model_dump(), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import Header, Path, Request, status
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import Connection
 from starlette.responses import Response
 
@@ -31,7 +31,7 @@ from todo_api.api.rendering import (
     not_modified,
     owner_router,
 )
-from todo_api.database import DatabaseDep
+from todo_api.database import Database, DatabaseDep
 from todo_api.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
@@ -153,21 +153,40 @@ async def create_task(
     db: DatabaseDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
+    return await create(request, db, user_id, body, idempotency_key, body)
+
+
+async def create(
+    request: Request,
+    db: Database,
+    user_id: str,
+    task: TaskCreate,
+    idempotency_key: str | None,
+    sent: BaseModel,
+) -> Response:
+    """Creates `task`, made from `sent` (the request's body: a retry with the same
+    Idempotency-Key must send it again; quick add's reading of it may differ by then)."""
     settings: Settings = request.app.state.settings
     if idempotency_key is None:
         # One statement, atomic by itself: no transaction, one round trip instead of three.
-        return await db.run(_create, user_id, body, None, settings)
-    return await db.run_atomic(_create, user_id, body, idempotency_key, settings)
+        return await db.run(_create, user_id, task, None, settings)
+    key = (idempotency_key, idempotency.fingerprint(sent))
+    return await db.run_atomic(_create, user_id, task, key, settings)
 
 
 def _create(
-    connection: Connection, owner: str, body: TaskCreate, key: str | None, settings: Settings
+    connection: Connection,
+    owner: str,
+    body: TaskCreate,
+    key: tuple[str, str] | None,
+    settings: Settings,
 ) -> Response:
-    """With a key, run in a transaction: the key's claim, the insert and the stored answer commit
-    together, or not at all, so a refused create (409) leaves the key unused."""
+    """With a key (and the request's fingerprint), run in a transaction: the key's claim, the
+    insert and the stored answer commit together, or not at all, so a refused create (409)
+    leaves the key unused."""
     if key is not None:
         ttl = timedelta(seconds=settings.idempotency_key_ttl_seconds)
-        stored = idempotency.claim(connection, owner, key, idempotency.fingerprint(body), ttl)
+        stored = idempotency.claim(connection, owner, key[0], key[1], ttl)
         if stored is not None:
             # The task as it was created, whatever happened to it since: version 1.
             etag = task_etag(orjson.loads(stored.body).get("version", 1))
@@ -177,7 +196,7 @@ def _create(
     if task is None:
         raise TaskLimitReached
     if key is not None:
-        idempotency.remember(connection, owner, key, status.HTTP_201_CREATED, task.json)
+        idempotency.remember(connection, owner, key[0], status.HTTP_201_CREATED, task.json)
     return _answer(task, status.HTTP_201_CREATED)
 
 
