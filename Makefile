@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml requirements.lock
 dev: $(STAMP)
 	$(BIN)/todo-api dev
 
+# In parallel (pytest-xdist): one worker more than there are cores, since many tests spend their
+# time waiting on servers they started; each worker has databases of its own. PYTEST_WORKERS=0
+# runs in one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

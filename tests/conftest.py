@@ -1,9 +1,10 @@
 """Test fixtures. Every API test runs twice: on SQLite and on a real PostgreSQL.
 
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server with trust auth). Each run
-creates a database of its own, migrates it once, and empties every table before every test. When the
-server cannot be reached the PostgreSQL half is left out and one test says so as a skip, unless
-REQUIRE_POSTGRES=1, which stops the run with that reason instead.
+(under `make test`, each pytest-xdist worker) creates a database of its own, migrates it once,
+and empties every table before every test. When the server cannot be reached the PostgreSQL
+half is left out and one test says so as a skip, unless REQUIRE_POSTGRES=1, which stops the run
+with that reason instead.
 """
 
 import os
@@ -91,6 +92,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    if hasattr(config, "workerinput"):
+        items[:] = _slow_first(items)
+
+
+def _slow_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Under pytest-xdist, tests marked `slow` (most of their time spent waiting on the clock)
+    start first within their stretch of one database, so that the run does not end waiting
+    for one; otherwise pytest's order stays, each database's tests together."""
+
+    def database(item: pytest.Item) -> object:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("database_url") if callspec is not None else None
+
+    stretches: list[list[pytest.Item]] = []
+    for item in items:
+        if stretches and database(stretches[-1][-1]) == database(item):
+            stretches[-1].append(item)
+        else:
+            stretches.append([item])
+    return [
+        item
+        for stretch in stretches
+        for item in sorted(stretch, key=lambda item: item.get_closest_marker("slow") is None)
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist (`make test`) each worker collects, and the controller reports.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["left_out"] = dict(_left_out)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    # Every worker collects the same tests, so any one's counts are the run's.
+    _left_out.update(getattr(node, "workeroutput", {}).get("left_out", {}))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

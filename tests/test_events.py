@@ -133,6 +133,7 @@ def test_a_change_through_one_instance_reaches_a_stream_on_another_within_2_s(
         listener.close()
 
 
+@pytest.mark.slow  # waits for the next whole minute
 def test_a_reminder_comes_at_its_time(served: list[Service]) -> None:
     name, service = user(), served[0]
     token = make_token(name)
@@ -165,6 +166,7 @@ def test_a_reminder_comes_at_its_time(served: list[Service]) -> None:
         listener.close()
 
 
+@pytest.mark.slow  # the first heartbeat comes after 15 s
 def test_heartbeats_then_the_stream_ends_when_the_token_expires(served: list[Service]) -> None:
     name, service = user(), served[0]
     token = make_token(name, lifetime=timedelta(seconds=18))
