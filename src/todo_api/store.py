@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningDelete
 from sqlmodel import col
 
-from todo_api.database import atomic
+from todo_api.database import Database, atomic
 from todo_api.derived import DERIVED, DUE_FIELDS, case_key, derived_columns
 from todo_api.errors import (
     ConcurrentChanges,
@@ -271,6 +271,17 @@ def list_tasks(connection: Connection, user_id: str) -> TaskJSON:
     aggregates (the fastest way, and what a v1 client asks for)."""
     result = connection.execute(_LIST[connection.dialect.name], {"owner_id": user_id})
     return str(result.scalar_one())
+
+
+async def every_task(db: Database, user_id: str) -> TaskJSON:
+    """`list_tasks`, read through `Database.scalar`: the v1 list, the most frequent request."""
+    return str(await db.scalar(_LIST[db.dialect], {"owner_id": user_id}))
+
+
+async def read_page(db: Database, user_id: str, params: ListParams) -> Page:
+    """`list_page`, read through `Database.rows`: a page's statement is one read too."""
+    statement, values = page_statement(db.dialect, user_id, params)
+    return page(await db.rows(statement, values), params, user_id)
 
 
 def list_page(connection: Connection, user_id: str, params: ListParams) -> Page:
