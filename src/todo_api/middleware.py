@@ -39,6 +39,14 @@ def header(scope: Scope, name: bytes) -> str:
     return ""
 
 
+def header_or_none(scope: Scope, name: bytes) -> str | None:
+    """One request header as FastAPI's `Header()` reads it: its first value, None when absent."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 class OriginOnlyCORSMiddleware(CORSMiddleware):
     """CORS for requests that carry an `Origin` (browsers); others go straight through.
 

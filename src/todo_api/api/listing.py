@@ -5,6 +5,7 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Query, Request
+from pydantic import ValidationError
 
 from todo_api.errors import ValidationFailed
 from todo_api.listing import ListParams
@@ -24,9 +25,34 @@ def _refuse_repeated(request: Request, repeatable: frozenset[str] = frozenset())
         raise ValidationFailed(field_errors={name: ["may be given only once"] for name in repeated})
 
 
+# The list's parameters that may be given more than once: its list fields.
+_REPEATABLE = frozenset({"tag"})
+
+
 async def _list_params(request: Request, params: Annotated[ListParams, Query()]) -> ListParams:
-    _refuse_repeated(request, repeatable=frozenset({"tag"}))
+    _refuse_repeated(request, repeatable=_REPEATABLE)
     return params
+
+
+def valid_list_params(request: Request) -> ListParams | None:
+    """The list's parameters as `ListParamsDep` gives them, read without FastAPI's dependency
+    solving (for `answers_directly`): the query as FastAPI hands it to the model (each value as
+    given; a list field's values as a list), validated by the model itself. None for a query
+    the dependency refuses, which is left to it to answer (422)."""
+    query = request.query_params
+    given: dict[str, str | list[str]] = {}
+    for name in query:
+        values = query.getlist(name)
+        if name in _REPEATABLE:
+            given[name] = values
+        elif len(values) > 1:
+            return None
+        else:
+            given[name] = values[0]
+    try:
+        return ListParams.model_validate(given)
+    except ValidationError:
+        return None
 
 
 async def _reminder_params(

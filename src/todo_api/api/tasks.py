@@ -20,7 +20,7 @@ from todo_api.api.conditional import (
     task_etag,
     versions_to_match,
 )
-from todo_api.api.listing import ListParamsDep, next_link
+from todo_api.api.listing import ListParamsDep, next_link, valid_list_params
 from todo_api.api.rendering import (
     ETAG_HEADER,
     LINK_HEADER,
@@ -31,6 +31,7 @@ from todo_api.api.rendering import (
     not_modified,
     owner_router,
 )
+from todo_api.auth.guard import answers_directly
 from todo_api.database import Database, DatabaseDep
 from todo_api.errors import (
     IdempotencyKeyInProgress,
@@ -43,6 +44,8 @@ from todo_api.errors import (
     TaskNotFound,
     UnsupportedMediaType,
 )
+from todo_api.listing import ListParams
+from todo_api.middleware import header_or_none
 from todo_api.models import IDEMPOTENCY_KEY_MAX, USER_ID_MAX
 from todo_api.schemas import (
     TaskCreate,
@@ -90,6 +93,44 @@ NOT_MODIFIED: Responses = {
 }
 
 
+async def _every_task(db: Database, user_id: str, if_none_match: str | None) -> Response:
+    body = (await store.every_task(db, user_id)).encode()
+    return _list_answer(body, if_none_match, {})
+
+
+async def _page(
+    request: Request, db: Database, user_id: str, params: ListParams, if_none_match: str | None
+) -> Response:
+    found = await store.read_page(db, user_id, params)
+    headers = {}
+    if found.next_cursor is not None:
+        headers["Link"] = next_link(request, user_id, found.next_cursor)
+    return _list_answer(found.body.encode(), if_none_match, headers)
+
+
+def _list_answer(body: bytes, if_none_match: str | None, headers: dict[str, str]) -> Response:
+    etag = list_etag(body)
+    if none_match(if_none_match, etag):
+        return not_modified(etag)
+    return JSONText(body, headers={"ETag": etag, **headers})
+
+
+async def _list_directly(request: Request) -> Response | None:
+    """`list_tasks` for a request whose path and parameters are valid: the same answer, without
+    FastAPI's dependency solving (see `answers_directly`); None leaves the request to it."""
+    user_id: str = request.path_params["user_id"]
+    if len(user_id) > USER_ID_MAX:
+        return None  # the endpoint's 422
+    db: Database = request.app.state.database
+    if_none_match = header_or_none(request.scope, b"if-none-match")
+    if not request.scope["query_string"] or not request.query_params:
+        return await _every_task(db, user_id, if_none_match)
+    params = valid_list_params(request)
+    if params is None:
+        return None  # the dependency's 422
+    return await _page(request, db, user_id, params, if_none_match)
+
+
 @router.get(
     "",
     response_model=list[TaskPublic],
@@ -100,6 +141,7 @@ NOT_MODIFIED: Responses = {
     description="Without parameters, every task by id. The parameters filter (combined with "
     "AND), sort, and page (`limit`, then the `Link` header's next page).",
 )
+@answers_directly(_list_directly)
 async def list_tasks(
     request: Request,
     user_id: UserId,
@@ -107,18 +149,9 @@ async def list_tasks(
     params: ListParamsDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    headers = {}
-    if request.query_params:
-        found = await db.run(store.list_page, user_id, params)
-        body = found.body.encode()
-        if found.next_cursor is not None:
-            headers["Link"] = next_link(request, user_id, found.next_cursor)
-    else:
-        body = (await db.run(store.list_tasks, user_id)).encode()
-    etag = list_etag(body)
-    if none_match(if_none_match, etag):
-        return not_modified(etag)
-    return JSONText(body, headers={"ETag": etag, **headers})
+    if not request.query_params:
+        return await _every_task(db, user_id, if_none_match)
+    return await _page(request, db, user_id, params, if_none_match)
 
 
 @router.post(
