@@ -1,10 +1,10 @@
 """`EXPLAIN (ANALYZE, BUFFERS)` of each page workload's query, as the service runs it.
 
-The statement comes from the service's own code (`todo_api.listing.page_statement` for the same
-query parameters the workload sends), so a change to the query is what gets explained. It runs
-with bound parameters through SQLAlchemy and psycopg, without server-side prepared statements,
-as the service runs it by default: the planner sees the values, as it does for the service.
-(Compiling it with literal values does not work: `LIMIT`'s parameter has no SQL type.)
+The statement comes from the service's own code (`todo_api.tasks.listing.page_statement` for
+the same query parameters the workload sends), so a change to the query is what gets explained.
+It runs with bound parameters through SQLAlchemy and psycopg, without server-side prepared
+statements, as the service runs it by default: the planner sees the values, as it does for the
+service. (Compiling it with literal values does not work: `LIMIT`'s parameter has no SQL type.)
 """
 
 from collections.abc import Iterator
@@ -83,8 +83,8 @@ def explain(dsn: str, workload: str, user: SeededUser, query: str, rows: int) ->
         from sqlalchemy.sql.expression import ClauseElement, Executable
         from sqlmodel import col
 
-        from todo_api.listing import ListParams, page_statement
-        from todo_api.models import Task
+        from todo_api.core.models import Task
+        from todo_api.tasks.listing import ListParams, page_statement
     except ImportError as error:  # --no-ours: the service is not installed
         return _failed(workload, request, rows, f"cannot import the service's code: {error}")
 

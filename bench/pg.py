@@ -180,7 +180,7 @@ _DUE_FIRST_DAY = -30
 
 
 def case_key(text: str) -> str:
-    """What the service stores as `title_key` and `description_key` (todo_api.derived)."""
+    """What the service stores as `title_key` and `description_key` (todo_api.tasks.derived)."""
     return unicodedata.normalize("NFKC", text.casefold())
 
 
@@ -204,7 +204,7 @@ _TAG_SETS = tuple(
 
 def _due_dates(today: date) -> tuple[tuple[str, str], ...]:
     """(due_date, due_at) pairs: without a time or zone, a task is due at the start of the next
-    day in UTC (todo_api.derived.due_at)."""
+    day in UTC (todo_api.tasks.derived.due_at)."""
     days = (today + timedelta(days=_DUE_FIRST_DAY + n) for n in range(_DUE_SPREAD_DAYS))
     return tuple((d.isoformat(), f"{d + timedelta(days=1)}T00:00:00+00:00") for d in days)
 

@@ -223,8 +223,9 @@ def _v2_section(report: Report) -> list[str]:
             )
     lines += [
         "",
-        "Each page workload's query as the service builds it (`todo_api.listing.page_statement`"
-        " for the same parameters), run with `EXPLAIN (ANALYZE, BUFFERS)` against the same "
+        "Each page workload's query as the service builds it "
+        "(`todo_api.tasks.listing.page_statement` for the same parameters), run with "
+        "`EXPLAIN (ANALYZE, BUFFERS)` against the same "
         "database after the runs.",
         "",
     ]

@@ -24,8 +24,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from todo_api.app import create_app
-from todo_api.migrate import upgrade
-from todo_api.settings import DatabaseURL, Settings
+from todo_api.core.migrate import upgrade
+from todo_api.core.settings import DatabaseURL, Settings
 
 SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
 POSTGRES_URL = make_url(

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import SECRET, Api, auth, make_token
 from todo_api.app import create_app
 from todo_api.auth import tokens
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def bearer(token: str) -> dict[str, str]:

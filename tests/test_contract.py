@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 
 from tests.conftest import Api
 from todo_api.openapi import openapi_json
-from todo_api.schemas import TITLE_PATTERN, TaskCreate
+from todo_api.tasks.schemas import TITLE_PATTERN, TaskCreate
 
 
 # SQLite cannot reflect the search index (an expression, PostgreSQL only): alembic says so

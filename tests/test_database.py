@@ -9,8 +9,13 @@ import psycopg
 import pytest
 
 from tests.serving import free_port
-from todo_api.database import PostgresConnector, StatementTimeout, _connect_kwargs, _worth_retrying
-from todo_api.settings import Settings
+from todo_api.core.database import (
+    PostgresConnector,
+    StatementTimeout,
+    _connect_kwargs,
+    _worth_retrying,
+)
+from todo_api.core.settings import Settings
 
 NEON = (
     "postgresql://alex:p%40ss%2Fw%3Ard@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech"

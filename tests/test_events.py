@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import DIRECT_POSTGRES_URL, SECRET, make_token, postgresql_only
 from tests.serving import Service
 from tests.sse import Event, Listener
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def start_services(settings: Settings, log_dir: Path) -> list[Service]:

@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import Api, make_token
-from todo_api.api.conditional import ENTITY_TAGS_PATTERN
-from todo_api.models import TITLE_MAX
+from todo_api.core.models import TITLE_MAX
 from todo_api.openapi import openapi_json
+from todo_api.tasks.conditional import ENTITY_TAGS_PATTERN
 
 # A schema-valid request may still be refused for the state it meets: 412 when If-Match names
 # another version than the task's (the default list has 404 and 409 for the same reason).

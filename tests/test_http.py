@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import SECRET, Api, auth, make_token
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def test_unknown_route_is_404_in_the_error_shape(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from tests.conftest import Api, auth
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def post(api: Api, key: str | None, body: dict[str, Any], user: str = "alice") -> Any:

@@ -25,7 +25,7 @@ from tests.keyserver import KeyServer, SigningKey, key_server
 from todo_api.app import create_app
 from todo_api.auth import tokens
 from todo_api.auth.jwks import JwksKeys, KeyNotFound, KeysUnavailable
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 ALGORITHMS = ["EdDSA", "ES256", "ES512", "RS256", "PS256"]
 SESSION_CACHE_AUDIENCE = "better-auth:session-cache"
@@ -154,7 +154,7 @@ def test_session_cache_token_is_accepted_only_when_enabled(
 
 
 def test_session_cache_setting_needs_a_jwks(settings: Settings) -> None:
-    from todo_api.settings import ConfigError
+    from todo_api.core.settings import ConfigError
 
     with pytest.raises(ConfigError, match="ACCEPT_SESSION_CACHE_JWT needs BETTER_AUTH_URL"):
         create_app(

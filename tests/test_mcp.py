@@ -25,9 +25,9 @@ from mcp_types import CallToolResult, TextContent
 from tests.conftest import SECRET, make_token
 from tests.keyserver import KeyServer, SigningKey, key_server
 from tests.serving import Service
-from todo_api.listing import ListParams
-from todo_api.schemas import TaskCreate, TaskPatch, TaskPublic
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
+from todo_api.tasks.listing import ListParams
+from todo_api.tasks.schemas import TaskCreate, TaskPatch, TaskPublic
 
 TASK_LIMIT = 6
 REFETCH_SECONDS = 0.2

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from tests.conftest import auth
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 @pytest.fixture

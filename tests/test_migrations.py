@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Connection, text
 
 from tests.conftest import BACKENDS, direct_engine, new_postgres_database
-from todo_api.listing import ListParams, page_statement
-from todo_api.migrate import upgrade
-from todo_api.settings import DatabaseURL
+from todo_api.core.migrate import upgrade
+from todo_api.core.settings import DatabaseURL
+from todo_api.tasks.listing import ListParams, page_statement
 
 
 @pytest.fixture(params=BACKENDS)

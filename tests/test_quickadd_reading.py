@@ -17,10 +17,10 @@ from dateutil.rrule import rrulestr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from todo_api import recurrence
-from todo_api.derived import due_at
-from todo_api.models import Priority
+from todo_api.core.models import Priority
 from todo_api.quickadd.reading import Reading, read
+from todo_api.tasks import recurrence
+from todo_api.tasks.derived import due_at
 
 # recurrent makes its parsedatetime Calendar the deprecated way, on every reading.
 LISTS = {"Work": 1, "Family": 2, "Big Project": 3, "Büro": 4}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SECRET, Api, make_token
 from tests.serving import Service, clean_env
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Api, auth
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 TASKS = "/api/alice/tasks"
 # Far enough ahead that no occurrence below is overdue when the tests run.

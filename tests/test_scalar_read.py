@@ -12,10 +12,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import postgresql_only
-from todo_api import store
-from todo_api.database import Database, create_engine
-from todo_api.errors import DatabaseTimeout
-from todo_api.settings import Settings
+from todo_api.core.database import Database, create_engine
+from todo_api.core.errors import DatabaseTimeout
+from todo_api.core.settings import Settings
+from todo_api.tasks import store
 
 
 async def _with_database(settings: Settings, work: Any) -> Any:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.conftest import Api, auth, postgresql_only
-from todo_api.listing import ListParams, page_statement
+from todo_api.tasks.listing import ListParams, page_statement
 
 # Titles and descriptions of every kind the search must read: words inside words, case and
 # Unicode spellings (a ligature, combining marks, ß), scripts without case, emoji, a newline,

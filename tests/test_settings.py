@@ -2,7 +2,7 @@
 
 import pytest
 
-from todo_api.settings import ConfigError, DatabaseURL, Settings, load_settings
+from todo_api.core.settings import ConfigError, DatabaseURL, Settings, load_settings
 
 NEON = (
     "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname"

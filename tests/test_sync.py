@@ -19,10 +19,10 @@ from sqlalchemy import text
 
 from tests.conftest import SECRET, Api, auth, make_token
 from tests.serving import Service
-from todo_api import cursors
-from todo_api.errors import SyncCursorExpired
-from todo_api.settings import Settings
-from todo_api.sync import ChangesParams, changes, purge_tombstones
+from todo_api.core import cursors
+from todo_api.core.errors import SyncCursorExpired
+from todo_api.core.settings import Settings
+from todo_api.sync.changes import ChangesParams, changes, purge_tombstones
 
 CHANGES = "/api/alice/changes"
 TASKS = "/api/alice/tasks"

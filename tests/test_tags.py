@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Api, auth
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def titles(api: Api, query: str, user: str = "alice") -> list[str]:

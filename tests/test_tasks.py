@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Api, auth
-from todo_api.schemas import TaskPublic
+from todo_api.tasks.schemas import TaskPublic
 
 # In the order every answer gives them: the one definition of what a client sees.
 FIELDS = tuple(TaskPublic.model_fields)

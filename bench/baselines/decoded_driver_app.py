@@ -3,7 +3,7 @@ into Python values and encoded again with orjson. Kept beside the real ceiling t
 round trip costs; it is slower than the service's own technique (PostgreSQL's `json_agg`, the
 text passed through), so the service is never judged against it.
 
-It answers what the service answers: every field a client sees of a task (todo_api.schemas.
+It answers what the service answers: every field a client sees of a task (todo_api.tasks.schemas.
 TaskPublic), formatted as the service formats them, so that the ratio measures the service's
 overhead and not a smaller answer.
 

@@ -1,7 +1,7 @@
 """Driver ceiling: the fastest honest way to give the service's list answer. Verify the JWT, run
 one asyncpg statement in which PostgreSQL formats every field a client sees of a task
-(todo_api.schemas.TaskPublic) and aggregates the rows with `json_agg`, and send that text as it
-comes: no row is decoded into Python objects and encoded again. The bench checks before it
+(todo_api.tasks.schemas.TaskPublic) and aggregates the rows with `json_agg`, and send that text
+as it comes: no row is decoded into Python objects and encoded again. The bench checks before it
 measures that the body is byte for byte the service's (`bench/run.py`, `same_answers`).
 
 `decoded_driver_app.py` is the ceiling before it, which decodes the rows and encodes them with

@@ -9,25 +9,30 @@ from typing import Any
 from fastapi import FastAPI
 
 from todo_api import __doc__ as description
-from todo_api import metrics, sync
-from todo_api.api import calendar, events, health, reminders, tags, tasks
-from todo_api.api import metrics as metrics_api
-from todo_api.api import sync as sync_api
-from todo_api.api.rendering import add_request_id_headers, operation_id
 from todo_api.auth.tokens import TokenVerifier
-from todo_api.database import Database, create_engine
-from todo_api.errors import install_error_handlers
-from todo_api.live.watcher import Watcher
-from todo_api.log import configure_logging
-from todo_api.mcp import McpEndpoint
-from todo_api.middleware import (
+from todo_api.calendar import routes as calendar
+from todo_api.core import metrics
+from todo_api.core.database import Database, create_engine
+from todo_api.core.errors import install_error_handlers
+from todo_api.core.http import add_request_id_headers, operation_id
+from todo_api.core.log import configure_logging
+from todo_api.core.middleware import (
     BodyLimitMiddleware,
     LastResortMiddleware,
     OriginOnlyCORSMiddleware,
     RequestContextMiddleware,
 )
-from todo_api.quickadd import endpoints as quickadd
-from todo_api.settings import Settings, load_settings
+from todo_api.core.settings import Settings, load_settings
+from todo_api.mcp import McpEndpoint
+from todo_api.ops import health
+from todo_api.ops import metrics as metrics_api
+from todo_api.quickadd import routes as quickadd
+from todo_api.reminders import routes as reminders
+from todo_api.sync import changes, events
+from todo_api.sync import routes as sync_api
+from todo_api.sync.watcher import Watcher
+from todo_api.tags import routes as tags
+from todo_api.tasks import routes as tasks
 
 API_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -52,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with (
                 token_verifier.running(),
                 mcp_endpoint.running(),
-                sync.purging(database, retention),
+                changes.purging(database, retention),
                 watcher.running(),
             ):
                 yield

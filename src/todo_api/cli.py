@@ -19,11 +19,11 @@ from uvicorn.supervisors import Multiprocess
 
 from todo_api import devmode
 from todo_api.auth.tokens import mint_token
-from todo_api.log import configure_logging
-from todo_api.metrics import MULTIPROCESS_ENV
-from todo_api.migrate import upgrade
-from todo_api.protocol import ServerConfig
-from todo_api.settings import ConfigError, Settings, load_settings
+from todo_api.core.log import configure_logging
+from todo_api.core.metrics import MULTIPROCESS_ENV
+from todo_api.core.migrate import upgrade
+from todo_api.core.protocol import ServerConfig
+from todo_api.core.settings import ConfigError, Settings, load_settings
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from todo_api.auth.tokens import mint_token
-from todo_api.settings import Settings, load_settings
+from todo_api.core.settings import Settings, load_settings
 
 DEV_DIR = Path(".todo-dev")
 SECRET_FILE = DEV_DIR / "secret"

@@ -3,7 +3,7 @@
 import json
 
 from todo_api.app import create_app
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 
 def openapi_json() -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.harness import AUTH_SECRET, AuthServer
 from tests.serving import Service
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

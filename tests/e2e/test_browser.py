@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.harness import AuthServer, require_chromium, run_browser
 from tests.serving import Service
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.harness import AuthServer
 from tests.serving import Service
 from tests.test_mcp import METADATA_PATH, connected, failed, ok
-from todo_api.settings import Settings
+from todo_api.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

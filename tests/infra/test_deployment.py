@@ -20,8 +20,8 @@ import pytest
 from tests.conftest import make_token
 from tests.infra.conftest import Infra
 from tests.sse import Event, Listener
-from todo_api.migrate import upgrade
-from todo_api.settings import DatabaseURL
+from todo_api.core.migrate import upgrade
+from todo_api.core.settings import DatabaseURL
 
 pytestmark = pytest.mark.infra
 

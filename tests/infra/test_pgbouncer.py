@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import auth
 from tests.infra.conftest import Infra
 from tests.infra.postgres import PgBouncer
-from todo_api.migrate import upgrade
-from todo_api.settings import DatabaseURL
+from todo_api.core.migrate import upgrade
+from todo_api.core.settings import DatabaseURL
 
 pytestmark = pytest.mark.infra
 

@@ -17,7 +17,7 @@ from todo_api.auth.tokens import (
     TokenRejected,
     TokenVerifier,
 )
-from todo_api.errors import (
+from todo_api.core.errors import (
     AuthKeysUnavailable,
     Forbidden,
     InvalidToken,

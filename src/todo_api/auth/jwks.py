@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from todo_api.metrics import JWKS_REFRESHES
+from todo_api.core.metrics import JWKS_REFRESHES
 
 if TYPE_CHECKING:
     import httpx

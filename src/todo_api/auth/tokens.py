@@ -25,8 +25,8 @@ from typing import Any
 import jwt
 
 from todo_api.auth.jwks import JwksKeys, KeyNotFound, KeysUnavailable
-from todo_api.models import USER_ID_MAX
-from todo_api.settings import Settings
+from todo_api.core.models import USER_ID_MAX
+from todo_api.core.settings import Settings
 
 __all__ = ["NOT_BEARER", "KeysUnavailable", "Principal", "TokenRejected", "TokenVerifier"]
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from todo_api.auth.guard import authenticate
-from todo_api.errors import InvalidToken, MissingToken, PayloadTooLarge, UnsupportedMediaType
+from todo_api.core.errors import InvalidToken, MissingToken, PayloadTooLarge, UnsupportedMediaType
 
 MCP_PATH = "/mcp"
 # RFC 9728 §3.1: the resource's path after the well-known prefix.

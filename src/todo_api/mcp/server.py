@@ -43,11 +43,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from todo_api.auth.tokens import Principal
-from todo_api.errors import internal_error_response
+from todo_api.core.errors import internal_error_response
+from todo_api.core.middleware import logfmt
+from todo_api.core.settings import Settings
 from todo_api.mcp.auth import MCP_PATH, METADATA_PATH, BearerRequired, metadata_endpoint
 from todo_api.mcp.tools import TOOLS, Caller
-from todo_api.middleware import logfmt
-from todo_api.settings import Settings
 
 logger = logging.getLogger("todo_api.mcp")
 # The transport logs every stateless request at INFO ("Terminating session: None"); the request

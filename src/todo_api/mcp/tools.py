@@ -18,14 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from todo_api import store
-from todo_api.database import Database
-from todo_api.errors import Forbidden, TaskLimitReached
-from todo_api.listing import ListParams
+from todo_api.core.database import Database
+from todo_api.core.errors import Forbidden, TaskLimitReached
+from todo_api.core.models import USER_ID_MAX
+from todo_api.core.settings import Settings
 from todo_api.mcp.schemas import USER_ID, input_schema, list_parameters, listed, model_schema
-from todo_api.models import USER_ID_MAX
-from todo_api.schemas import TaskCreate, TaskPatch, TaskPublic
-from todo_api.settings import Settings
+from todo_api.tasks import store
+from todo_api.tasks.listing import ListParams
+from todo_api.tasks.schemas import TaskCreate, TaskPatch, TaskPublic
 
 MAX_TASK_ID = 2**63 - 1
 

@@ -1,10 +1,10 @@
-"""Alembic environment: runs against the connection that `todo_api.migrate` hands over."""
+"""Alembic environment: runs against the connection that `todo_api.core.migrate` hands over."""
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import todo_api.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import todo_api.core.models  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection: Connection = context.config.attributes["connection"]
 context.configure(

@@ -78,10 +78,10 @@ from urllib.parse import quote
 
 from dateutil.rrule import rrulestr
 
-from todo_api import recurrence
-from todo_api.derived import case_key, due_at
-from todo_api.models import TAG_MAX, TAGS_PER_TASK, Priority
-from todo_api.schemas import EARLIEST_DUE_DATE, LATEST_DUE_DATE
+from todo_api.core.models import TAG_MAX, TAGS_PER_TASK, Priority
+from todo_api.tasks import recurrence
+from todo_api.tasks.derived import case_key, due_at
+from todo_api.tasks.schemas import EARLIEST_DUE_DATE, LATEST_DUE_DATE
 
 if TYPE_CHECKING:
     from dateparser.date import DateDataParser

@@ -95,7 +95,7 @@ def _fill_keys() -> None:
 
 
 def _case_key(text: str) -> str:
-    # As todo_api.derived.case_key was when this migration was written.
+    # As todo_api.tasks.derived.case_key was when this migration was written.
     return unicodedata.normalize("NFKC", text.casefold())
 
 

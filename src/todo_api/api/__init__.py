@@ -1,1 +1,0 @@
-"""HTTP routes: tasks.py for the task endpoints, health.py for probes."""

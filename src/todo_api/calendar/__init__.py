@@ -1,0 +1,1 @@
+"""The calendar feed: tasks.ics and its secret address."""

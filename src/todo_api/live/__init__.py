@@ -1,2 +1,0 @@
-"""Live updates: event streams of each user's changes (`stream`), woken by one watcher of the
-database per instance (`watcher`)."""

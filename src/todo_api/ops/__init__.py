@@ -1,0 +1,1 @@
+"""For operators: health and readiness, Prometheus metrics."""

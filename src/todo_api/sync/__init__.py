@@ -1,0 +1,1 @@
+"""Sync across devices: /changes, and the live /events stream with its watcher."""

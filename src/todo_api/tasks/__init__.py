@@ -1,0 +1,1 @@
+"""Tasks: their routes, validation, storage, lists and pages, recurrence and idempotency."""
