@@ -12,16 +12,15 @@ from starlette.responses import Response
 
 from todo_api.core.bodies import RequestBody, storable
 from todo_api.core.database import DatabaseDep
-from todo_api.core.errors import (
-    IdempotencyKeyInProgress,
-    IdempotencyKeyReused,
-    PayloadTooLarge,
-    TaskLimitReached,
-    UnsupportedMediaType,
-)
-from todo_api.core.http import ETAG_HEADER, error_responses, owner_router
+from todo_api.core.http import owner_router
 from todo_api.quickadd.reading import read
-from todo_api.tasks.routes import IdempotencyKeyHeader, UserId, create
+from todo_api.tasks.routes import (
+    CREATE_ERRORS,
+    CREATED_HEADERS,
+    IdempotencyKeyHeader,
+    UserId,
+    create,
+)
 from todo_api.tasks.schemas import TITLE_PATTERN, TaskCreate, TaskPublic, TimeZone
 
 router = owner_router("tasks")
@@ -57,17 +56,11 @@ class QuickAdd(RequestBody):
     "/quick",
     response_model=TaskPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(
-        PayloadTooLarge,
-        UnsupportedMediaType,
-        TaskLimitReached,
-        IdempotencyKeyInProgress,
-        IdempotencyKeyReused,
-    )
+    responses=CREATE_ERRORS
     | {
         status.HTTP_201_CREATED: {
             "headers": {
-                **ETAG_HEADER,
+                **CREATED_HEADERS,
                 PARSED_HEADER: {
                     "description": "What was read, in this order: `list:`, `tag:` (each), "
                     "`priority:`, `due:YYYY-MM-DD[THH:MM]` (local time), `recurrence:`; "

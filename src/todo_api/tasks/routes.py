@@ -3,7 +3,7 @@ else; each handler validates its input, runs one statement from `store` (a creat
 one transaction), and answers with the JSON the database built."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Header, Path, Request, status
@@ -148,29 +148,29 @@ async def list_tasks(
     return await _page(request, db, user_id, params, if_none_match)
 
 
+# What every route that creates a task (through `create`) may answer, besides its own.
+CREATE_ERRORS = error_responses(
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TaskLimitReached,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+)
+CREATED_HEADERS: dict[str, Any] = {
+    **ETAG_HEADER,
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier "
+        "request with the same Idempotency-Key; absent otherwise",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+
 @router.post(
     "",
     response_model=TaskPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(
-        PayloadTooLarge,
-        UnsupportedMediaType,
-        TaskLimitReached,
-        IdempotencyKeyInProgress,
-        IdempotencyKeyReused,
-    )
-    | {
-        status.HTTP_201_CREATED: {
-            "headers": {
-                **ETAG_HEADER,
-                "Idempotent-Replayed": {
-                    "description": "`true` when this is the stored answer to an earlier "
-                    "request with the same Idempotency-Key; absent otherwise",
-                    "schema": {"type": "string", "enum": ["true"]},
-                },
-            }
-        }
-    },
+    responses=CREATE_ERRORS | {status.HTTP_201_CREATED: {"headers": CREATED_HEADERS}},
     summary="Create a task",
 )
 async def create_task(
