@@ -21,7 +21,10 @@ def _series(rows: dict[Key, Row], workload: str) -> dict[str, list[Row]]:
 
 
 def draw(rows: dict[Key, Row], order: list[str], path: Path, title: str) -> Path:
-    workloads = [w for w in CHART_WORKLOADS if any(k.workload == w for k in rows)]
+    measured = {key.workload for key in rows if key.rows == 0}
+    # The list and the mix when they ran; else (`--workloads create,toggle`, say) what did, rather
+    # than a chart of no rows, which matplotlib refuses.
+    workloads = [w for w in CHART_WORKLOADS if w in measured] or sorted(measured)
     fig, axes = plt.subplots(len(workloads), 2, figsize=(12, 4.2 * len(workloads)), squeeze=False)
     for line, workload in enumerate(workloads):
         series = _series(rows, workload)
