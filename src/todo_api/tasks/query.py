@@ -1,7 +1,7 @@
 """Query parameters as dependencies (the list's, the reminders' and the changes'), and the
 `Link` to a list's next page."""
 
-from typing import Annotated
+from typing import Annotated, get_origin
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Query, Request
@@ -26,7 +26,9 @@ def _refuse_repeated(request: Request, repeatable: frozenset[str] = frozenset())
 
 
 # The list's parameters that may be given more than once: its list fields.
-_REPEATABLE = frozenset({"tag"})
+_REPEATABLE = frozenset(
+    name for name, field in ListParams.model_fields.items() if get_origin(field.annotation) is list
+)
 
 
 async def _list_params(request: Request, params: Annotated[ListParams, Query()]) -> ListParams:
